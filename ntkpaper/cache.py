@@ -1,0 +1,114 @@
+"""Content-addressed disk cache for expensive arrays (kernels, trained predictions).
+
+The key is the sha256 of a canonical JSON of: the entry's name, its parameters (which should
+include the data's identity, e.g. its checksum or (name, split, n, seed)), the versions of
+jax/jaxlib/neural-tangents/numpy and ``CACHE_VERSION``. An entry is one ``.npz`` file holding the
+arrays plus a sha256 of their contents; writes are atomic, and an entry that fails to load or whose
+contents do not match its checksum is reported, deleted and recomputed.
+
+Example::
+
+    arrays = cache.cached("fc_kernels", {"depth": 3, "data": ds_key}, lambda: {"k": k})
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ntkpaper import paths
+from ntkpaper._io import atomic_path
+from ntkpaper.data.formats import arrays_sha256
+
+CACHE_VERSION = 1
+_CHECK = "__sha256__"
+
+stats = {"hits": 0, "misses": 0, "corrupt": 0}
+
+
+def _jsonable(obj):
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return {"__array_sha256__": arrays_sha256({"a": obj})}
+    if isinstance(obj, (np.integer, np.floating, np.bool_)):
+        return obj.item()
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    raise TypeError(f"cache key parameter of type {type(obj).__name__} is not hashable "
+                    "into a key; pass str, numbers, lists, dicts or numpy arrays")
+
+
+def key(name: str, params: Mapping) -> str:
+    """The cache key (hex sha256) of an entry."""
+    from ntkpaper.nt import versions
+
+    v = versions()
+    payload = {"name": name, "params": _jsonable(params), "cache_version": CACHE_VERSION,
+               "versions": {k: v[k] for k in ("jax", "jaxlib", "neural_tangents", "numpy")}}
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def entry_path(name: str, params: Mapping) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+    return paths.cache_dir() / f"{safe}-{key(name, params)[:32]}.npz"
+
+
+def _load(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    stored = str(arrays.pop(_CHECK, np.array(""))[()])
+    if stored != arrays_sha256(arrays):
+        raise ValueError("contents do not match their checksum")
+    return arrays
+
+
+def cached(name: str, params: Mapping, compute: Callable[[], Mapping[str, np.ndarray]],
+           enabled: bool | None = None) -> dict[str, np.ndarray]:
+    """Return ``compute()``'s arrays, from disk if an entry for ``(name, params)`` exists.
+
+    Args:
+        name: what is cached (part of the file name and of the key).
+        params: everything the result depends on (JSON-able values or numpy arrays).
+        compute: returns a mapping of array name -> array.
+        enabled: ``False`` bypasses the cache; default: on unless ``NTKPAPER_NO_CACHE`` is set.
+    """
+    if enabled is None:
+        enabled = not os.environ.get("NTKPAPER_NO_CACHE")
+    if not enabled:
+        return {k: np.asarray(v) for k, v in compute().items()}
+    path = entry_path(name, params)
+    if path.exists():
+        try:
+            arrays = _load(path)
+            stats["hits"] += 1
+            return arrays
+        except Exception as err:
+            stats["corrupt"] += 1
+            warnings.warn(f"cache entry {path.name} is corrupt ({err}); recomputing", stacklevel=2)
+            path.unlink(missing_ok=True)
+    stats["misses"] += 1
+    arrays = {k: np.asarray(v) for k, v in compute().items()}
+    if _CHECK in arrays:
+        raise ValueError(f"array name {_CHECK!r} is reserved")
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays, **{_CHECK: np.array(arrays_sha256(arrays))})
+    return arrays
+
+
+def clear() -> int:
+    """Delete every cache entry; returns how many were removed."""
+    removed = 0
+    for p in paths.cache_dir().glob("*.npz"):
+        p.unlink()
+        removed += 1
+    return removed

@@ -1,0 +1,81 @@
+"""Command line: ``ntkpaper run``, ``ntkpaper data``, ``ntkpaper list``, ``ntkpaper cache``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import yaml
+
+
+def _parse_params(pairs: list[list[str]] | None) -> dict:
+    out = {}
+    for name, value in pairs or []:
+        out[name] = yaml.safe_load(value)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ntkpaper", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_run = sub.add_parser("run", help="execute notebooks with papermill")
+    p_run.add_argument("notebooks", nargs="*", help="numbers or stems (default: all)")
+    p_run.add_argument("--profile", default="cpu", help="smoke | cpu | full (default cpu)")
+    p_run.add_argument("--jobs", type=int, default=1, help="notebooks run in parallel")
+    p_run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                       help="override one parameter, e.g. -p N_TEST 2000 (YAML value)")
+    p_data = sub.add_parser("data", help="fetch and verify data sets")
+    p_data.add_argument("names", nargs="*", default=["mnist", "fashion_mnist"])
+    sub.add_parser("list", help="list notebooks and their profile parameters")
+    p_cache = sub.add_parser("cache", help="cache maintenance")
+    p_cache.add_argument("action", choices=["clear"])
+    args = parser.parse_args(argv)
+
+    if args.command == "run":
+        from ntkpaper import profiles, runner
+
+        try:
+            outcomes = runner.run(args.notebooks, args.profile, args.jobs,
+                                  _parse_params(args.parameter))
+        except profiles.ProfileError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        failed = [o.name for o in outcomes if not o.ok]
+        if failed:
+            print(f"error: {len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
+            return 1
+        return 0
+    if args.command == "data":
+        from ntkpaper import data
+
+        for name in args.names:
+            try:
+                arrays = data.load_arrays(name)
+            except (KeyError, data.DatasetUnavailable) as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 1
+            print(f"{name}: ok ({len(arrays['y_train'])} train, {len(arrays['y_test'])} test, "
+                  "checksum verified)")
+        return 0
+    if args.command == "list":
+        from ntkpaper import profiles, runner
+
+        for src in runner.discover():
+            print(src.stem)
+            for prof in profiles.PROFILE_NAMES:
+                try:
+                    t = profiles.table(src.stem, prof)
+                except profiles.ProfileError:
+                    continue
+                print(f"  {prof}: " + ", ".join(f"{k}={v}" for k, v in t.items()))
+        return 0
+    if args.command == "cache":
+        from ntkpaper import cache
+
+        print(f"removed {cache.clear()} cache entries")
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Profile tables: every size a notebook uses, for each profile.
+
+* ``smoke`` - seconds; exercises every code path; numbers are not meaningful.
+* ``cpu``   - the default; minutes on a 2-core machine; shows the claims at reduced scale.
+* ``full``  - paper scale on one GPU.
+
+A notebook's ``parameters`` cell sets ``PROFILE``, ``SEED`` and each size to ``None``;
+:func:`resolve` fills every ``None`` from the table and keeps explicit values (papermill
+``-p NAME value``), after checking their names and types.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+PROFILE_NAMES = ("smoke", "cpu", "full")
+
+_NB01_CPU = dict(
+    DATASETS=["mnist", "fashion_mnist"],
+    N_TRAIN_SIZES=[100, 300, 1000, 3000, 10000],  # kernel regression training-set sizes
+    N_TEST=10000,                 # test points (the full official test set)
+    N_VAL=2000,                   # validation points (from official train images 50k-60k)
+    TUNE_N=1000,                  # training-set size at which hyper-parameters are chosen
+    DEPTHS=[1, 2, 3, 5, 8],       # hidden layers tried (and shown in the depth figure)
+    WEIGHT_VAR=2.0,               # sigma_w^2 (ReLU's critical value)
+    BIAS_VARS=[0.0, 0.05, 0.5],   # sigma_b^2 tried
+    DIAG_REGS=[1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0],
+    REG_STUDY_N=2000,             # n for diag_reg vs early stopping
+    ZCA_STRENGTHS=[0.01, 0.1, 1.0],
+    PRECISION_SIZES=[100, 300, 1000, 3000],
+    FINITE_N_TRAIN=256,           # finite vs infinite: MNIST training points
+    FINITE_N_TEST=2000,
+    WIDTHS=[64, 128, 256, 512, 1024, 2048],
+    ENSEMBLE=4,                   # members per width (single nets = each member)
+    FINITE_STEPS=200,             # full-batch gradient-descent steps
+    FINITE_LR=0.5,                # NTK-parameterization learning rate (SP: * sigma_w^2 / width)
+)
+
+PROFILES: dict[str, dict[str, dict]] = {
+    "01_infinite_width_baselines": {
+        "cpu": _NB01_CPU,
+        "smoke": {**_NB01_CPU, "N_TRAIN_SIZES": [20, 50], "N_TEST": 200, "N_VAL": 100,
+                  "TUNE_N": 50, "DEPTHS": [1, 2], "BIAS_VARS": [0.05], "DIAG_REGS": [1e-4, 1e-2],
+                  "REG_STUDY_N": 50, "ZCA_STRENGTHS": [0.1], "PRECISION_SIZES": [20, 50],
+                  "FINITE_N_TRAIN": 32, "FINITE_N_TEST": 64, "WIDTHS": [16, 64],
+                  "ENSEMBLE": 2, "FINITE_STEPS": 4},
+        "full": {**_NB01_CPU, "N_TRAIN_SIZES": [100, 300, 1000, 3000, 10000, 20000, 50000],
+                 "DEPTHS": [1, 2, 3, 5, 8, 12], "REG_STUDY_N": 10000,
+                 "PRECISION_SIZES": [100, 1000, 3000, 10000, 20000],
+                 "FINITE_N_TRAIN": 1000, "FINITE_N_TEST": 10000,
+                 "WIDTHS": [64, 128, 256, 512, 1024, 2048, 4096, 8192], "ENSEMBLE": 16,
+                 "FINITE_STEPS": 1000},
+    },
+}
+
+
+class ProfileError(ValueError):
+    """Unknown profile, unknown parameter or a parameter of the wrong type."""
+
+
+def _same_kind(value, default) -> bool:
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, list):
+        return isinstance(value, (list, tuple)) and len(value) > 0 and all(
+            _same_kind(v, default[0]) for v in value) if default else isinstance(value, list)
+    return isinstance(value, type(default))
+
+
+def table(notebook: str, profile: str) -> dict:
+    if notebook not in PROFILES:
+        raise ProfileError(f"no profile table for notebook {notebook!r}; "
+                           f"known: {sorted(PROFILES)}")
+    if profile not in PROFILE_NAMES:
+        raise ProfileError(f"unknown profile {profile!r}; choose one of {PROFILE_NAMES}")
+    return dict(PROFILES[notebook][profile])
+
+
+def resolve(notebook: str, profile: str, overrides: dict | None = None) -> SimpleNamespace:
+    """Sizes for ``notebook`` at ``profile``, with non-``None`` ``overrides`` applied.
+
+    Raises:
+        ProfileError: unknown notebook/profile, an override that is not a parameter of the
+            notebook, or one whose type differs from the profile value (e.g. a str for an int).
+    """
+    params = table(notebook, profile)
+    for name, value in (overrides or {}).items():
+        if name in ("PROFILE", "SEED") or value is None:
+            continue
+        if name not in params:
+            raise ProfileError(f"{notebook} has no parameter {name!r}; its parameters are "
+                               f"PROFILE, SEED, {', '.join(sorted(params))}")
+        if not _same_kind(value, params[name]):
+            raise ProfileError(f"parameter {name}={value!r} has the wrong type: expected "
+                               f"{type(params[name]).__name__} like {params[name]!r}")
+        params[name] = list(value) if isinstance(value, tuple) else value
+    return SimpleNamespace(**params)

@@ -1,0 +1,190 @@
+"""Execute notebooks headlessly with papermill: ``ntkpaper run [NB ...] --profile P --jobs N``.
+
+For each notebook the paired ``notebooks/NN_topic.py`` (the reviewed source) is converted with
+jupytext and executed by papermill in its own process (its kernel's peak memory is measured
+there). Figures and ledgers go to a staging directory; only when the notebook succeeds are they
+moved into place, so a failed or interrupted run never leaves a half-written figure or ledger:
+
+* real profiles (``cpu``, ``full``): ``figures/NN_topic/`` is replaced as a whole and the executed
+  notebook is written over ``notebooks/NN_topic.ipynb``;
+* ``smoke``: everything goes to ``build/smoke/`` and committed files are never touched.
+
+Failures do not stop the other notebooks; the run exits non-zero and names them, and the failed
+executed notebook is kept in ``build/failed/`` for inspection. Finally every ledger is aggregated
+into ``RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ntkpaper import paths, profiles, results
+
+
+@dataclass
+class Outcome:
+    name: str
+    ok: bool
+    seconds: float
+    peak_mb: float
+    error: str = ""
+
+
+def discover() -> list[Path]:
+    """The notebook sources ``notebooks/NN_*.py``, in reading order."""
+    return sorted(p for p in paths.notebook_dir().glob("[0-9][0-9]_*.py"))
+
+
+def select(names: list[str]) -> list[Path]:
+    """Resolve ``["01", "02_mup..."]`` (number or full stem) to notebook sources."""
+    available = discover()
+    if not names:
+        return available
+    chosen = []
+    for name in names:
+        stem = Path(name).stem
+        hits = [p for p in available if p.stem == stem or p.stem.split("_")[0] == stem]
+        if len(hits) != 1:
+            raise SystemExit(f"no notebook matches {name!r}; available: "
+                             f"{', '.join(p.stem for p in available)}")
+        chosen.append(hits[0])
+    return chosen
+
+
+def _strip_injected(nb) -> None:
+    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.get("metadata", {}).get(
+        "tags", [])]
+
+
+def worker(src: str, out: str, params_json: str, report: str) -> int:
+    """Child-process entry point: execute one notebook, write a JSON report."""
+    import jupytext
+    import papermill as pm
+
+    params = json.loads(params_json)
+    nb = jupytext.read(src)
+    tmp_in = Path(out).with_suffix(".input.ipynb")
+    jupytext.write(nb, tmp_in)
+    error = ""
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(str(tmp_in), out, parameters=params, cwd=str(Path(src).parent),
+                            progress_bar=False, log_output=False, request_save_on_cell_execute=False)
+    except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
+        error = f"{type(err).__name__}: {err}"
+    finally:
+        tmp_in.unlink(missing_ok=True)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    Path(report).write_text(json.dumps({"error": error, "seconds": time.perf_counter() - t0,
+                                        "peak_mb": peak}))
+    return 0 if not error else 1
+
+
+def _swap_dir(new: Path, dest: Path) -> None:
+    """Replace directory ``dest`` by ``new`` with two renames (never a half-filled ``dest``)."""
+    old = dest.with_name(f".{dest.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dest.exists():
+        dest.rename(old)
+    new.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | None = None,
+        out_root: Path | None = None) -> list[Outcome]:
+    """Execute notebooks; returns one :class:`Outcome` per notebook (see module docstring)."""
+    import nbformat
+
+    if profile not in profiles.PROFILE_NAMES:
+        raise profiles.ProfileError(f"unknown profile {profile!r}; choose one of "
+                                    f"{profiles.PROFILE_NAMES}")
+    if jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    sources = select(names)
+    params = dict(params or {})
+    for src in sources:  # fail fast on a bad -p before anything runs
+        profiles.resolve(src.stem, profile, params)
+    smoke = profile == "smoke"
+    build = paths.build_dir()
+    if out_root is None:
+        out_root = build / "smoke" if smoke else None
+    fig_root = (out_root / "figures") if out_root else paths.fig_dir()
+    nb_root = (out_root / "notebooks") if out_root else paths.notebook_dir()
+    stage_root = build / "staging" / profile
+    shutil.rmtree(stage_root, ignore_errors=True)
+    stage_root.mkdir(parents=True)
+    fig_root.mkdir(parents=True, exist_ok=True)
+    nb_root.mkdir(parents=True, exist_ok=True)
+
+    pending = list(sources)
+    active: dict[str, tuple] = {}
+    outcomes: list[Outcome] = []
+    total = len(sources)
+    print(f"ntkpaper run: {total} notebook(s), profile {profile}, {jobs} job(s)", flush=True)
+    while pending or active:
+        while pending and len(active) < jobs:
+            src = pending.pop(0)
+            stage = stage_root / src.stem
+            (stage / "figures").mkdir(parents=True)
+            env = dict(os.environ, NTKPAPER_FIG_DIR=str(stage / "figures"), NTKPAPER_QUIET="1",
+                       PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                       PYTHONUNBUFFERED="1")
+            cmd = [sys.executable, "-m", "ntkpaper.runner", str(src),
+                   str(stage / f"{src.stem}.ipynb"),
+                   json.dumps({"PROFILE": profile, **params}), str(stage / "report.json")]
+            log = open(stage / "log.txt", "w")
+            proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+            active[src.stem] = (proc, stage, log, time.perf_counter())
+            print(f"  [{len(outcomes) + len(active)}/{total}] started {src.stem}", flush=True)
+        time.sleep(0.5)
+        for stem, (proc, stage, log, t0) in list(active.items()):
+            if proc.poll() is None:
+                continue
+            log.close()
+            del active[stem]
+            report_path = stage / "report.json"
+            rep = (json.loads(report_path.read_text()) if report_path.exists()
+                   else {"error": f"worker crashed (exit {proc.returncode}); see "
+                                  f"{stage / 'log.txt'}", "peak_mb": float("nan")})
+            seconds = time.perf_counter() - t0
+            executed = stage / f"{stem}.ipynb"
+            if rep["error"] or not (stage / "figures" / stem / "claims.csv").exists():
+                err = rep["error"] or "notebook finished without writing its ledger"
+                failed = build / "failed"
+                failed.mkdir(parents=True, exist_ok=True)
+                if executed.exists():
+                    shutil.copy(executed, failed / executed.name)
+                outcomes.append(Outcome(stem, False, seconds, rep["peak_mb"], err))
+                print(f"  FAILED {stem} after {seconds:.0f} s: {err.splitlines()[0][:300]}\n"
+                      f"    executed notebook: {failed / executed.name}", flush=True)
+                continue
+            nb = nbformat.read(executed, as_version=4)
+            _strip_injected(nb)
+            nb.metadata.setdefault("ntkpaper", {})["profile"] = profile
+            dest_nb = nb_root / f"{stem}.ipynb"
+            tmp_nb = dest_nb.with_name(f".{dest_nb.name}.tmp")
+            nbformat.write(nb, tmp_nb)
+            _swap_dir(stage / "figures" / stem, fig_root / stem)
+            tmp_nb.replace(dest_nb)
+            outcomes.append(Outcome(stem, True, seconds, rep["peak_mb"]))
+            print(f"  done {stem}: {seconds:.0f} s, peak memory {rep['peak_mb']:.0f} MB",
+                  flush=True)
+    if any(o.ok for o in outcomes):
+        results.aggregate(fig_root)
+    shutil.rmtree(stage_root, ignore_errors=True)
+    print("\n| notebook | status | wall time (s) | peak memory (MB) |\n|---|---|---|---|")
+    for o in outcomes:
+        print(f"| {o.name} | {'ok' if o.ok else 'FAILED'} | {o.seconds:.0f} | {o.peak_mb:.0f} |")
+    return outcomes
+
+
+if __name__ == "__main__":
+    sys.exit(worker(*sys.argv[1:5]))
