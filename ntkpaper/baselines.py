@@ -130,6 +130,19 @@ def compute_depth_test(name: str, tuning: pd.DataFrame, train: Split, test: Spli
     return pd.DataFrame(rows).sort_values(["kernel", "depth"]).reset_index(drop=True)
 
 
+def choose_configs(tuning: pd.DataFrame) -> dict[str, dict]:
+    """Per kernel, the best (depth, diag_reg) on validation at one shared bias variance.
+
+    sigma_b^2 is chosen jointly (the value maximising the sum of the two kernels' best validation
+    accuracies) so that both kernels come out of one pass of the closed-form recursion
+    (:func:`ntkpaper.kernels.relu_fc_kernels`) at every training-set size, which halves the cost
+    of the large-n kernels; depth and ridge are chosen per kernel.
+    """
+    per_bias = tuning.groupby(["bias_var", "kernel"]).val_acc.max().unstack().sum(axis=1)
+    bias = float(per_bias.idxmax())
+    return {kind: best_config(tuning, kind, bias_var=bias) for kind in KINDS}
+
+
 def best_config(tuning: pd.DataFrame, kind: str, **fixed) -> dict:
     """The row with the highest validation accuracy for ``kind`` (ties: the first, i.e. smaller
     depth / bias / regulariser), restricted to columns equal to ``fixed``."""
@@ -143,55 +156,62 @@ def best_config(tuning: pd.DataFrame, kind: str, **fixed) -> dict:
 
 
 def compute_accuracy_vs_n(name: str, configs: dict[str, dict], sizes, test: Split, seed: int,
-                          precision_sizes=(), tiny_reg: float = 1e-7) -> tuple[pd.DataFrame,
-                                                                              pd.DataFrame]:
+                          precision_sizes=(), tiny_reg: float = 0.0
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Test accuracy of NNGP and NTK kernel regression vs training-set size.
+
+    Kernels come from one pass of :func:`ntkpaper.kernels.relu_fc_kernels` per size (both
+    kernels share sigma_b^2, see :func:`choose_configs`); solves are float64 Cholesky.
 
     Args:
         configs: per kernel (``"nngp"``, ``"ntk"``), the chosen depth/weight_var/bias_var/diag_reg.
         sizes: training-set sizes (class-balanced subsets of the train split).
         precision_sizes: sizes at which the NTK solve is repeated in float32 and float64, at the
-            chosen ``diag_reg`` and at ``tiny_reg``.
+            chosen ``diag_reg`` and at ``tiny_reg`` (default 0: plain interpolation, the end point
+            of gradient flow).
 
     Returns:
-        ``acc`` (dataset, kernel, n, test_acc, seconds) and ``precision`` (dataset, n, diag_reg,
-        acc_f64, acc_f32, rel_diff: ||f32 - f64|| / ||f64||, f32_failed).
+        ``acc`` (dataset, kernel, n, test_acc, seconds: kernel + solve) and ``precision``
+        (dataset, n, diag_reg, acc_f64, acc_f32, rel_diff = ||f32 - f64|| / ||f64||,
+        f32_failed).
     """
+    if configs["nngp"]["bias_var"] != configs["ntk"]["bias_var"] or (
+            configs["nngp"]["weight_var"] != configs["ntk"]["weight_var"]):
+        raise ValueError("NNGP and NTK configs must share weight_var and bias_var "
+                         "(use choose_configs)")
+    wv, bv = configs["ntk"]["weight_var"], configs["ntk"]["bias_var"]
+    depths = {kind: configs[kind]["depth"] for kind in KINDS}
     acc_rows, prec_rows = [], []
     for n in sizes:
         train = load_split(name, "train", int(n), seed)
-        by_cfg: dict[tuple, list[str]] = {}
+        with kernels.Stopwatch() as sw:
+            k_tr = kernels.relu_fc_kernels(train.x, None, set(depths.values()), wv, bv)
+            k_te = kernels.relu_fc_kernels(test.x, train.x, set(depths.values()), wv, bv)
         for kind in KINDS:
-            c = configs[kind]
-            by_cfg.setdefault((c["depth"], c["weight_var"], c["bias_var"]), []).append(kind)
-        for (depth, wv, bv), kinds_here in by_cfg.items():
-            with kernels.Stopwatch() as sw:
-                ks = _kernels({"depth": depth, "weight_var": wv, "bias_var": bv}, train, [test],
-                              use_cache=False)
-            for kind in kinds_here:
-                reg = configs[kind]["diag_reg"]
-                with kernels.Stopwatch() as sw2:
-                    pred = kernels.kernel_regression(ks[f"{kind}_train"], ks[f"{kind}_other0"],
-                                                     train.t, reg)
-                acc_rows.append({"dataset": name, "kernel": kind, "n": int(n),
-                                 "test_acc": data.accuracy(pred, test.y),
-                                 "seconds": sw.seconds / len(kinds_here) + sw2.seconds})
-                if kind == "ntk" and n in precision_sizes:
-                    for r in (reg, tiny_reg):
-                        p64 = pred if r == reg else kernels.kernel_regression(
-                            ks["ntk_train"], ks["ntk_other0"], train.t, r)
-                        try:
-                            p32 = kernels.kernel_regression(ks["ntk_train"], ks["ntk_other0"],
-                                                            train.t, r, dtype=np.float32)
-                            failed = False
-                            rel = float(np.linalg.norm(p32 - p64) / np.linalg.norm(p64))
-                            a32 = data.accuracy(p32, test.y)
-                        except np.linalg.LinAlgError:
-                            failed, rel, a32 = True, float("nan"), float("nan")
-                        prec_rows.append({"dataset": name, "n": int(n), "diag_reg": r,
-                                          "acc_f64": data.accuracy(p64, test.y), "acc_f32": a32,
-                                          "rel_diff": rel, "f32_failed": failed})
-        del ks
+            ktr, kte = k_tr[depths[kind]][kind], k_te[depths[kind]][kind]
+            reg = configs[kind]["diag_reg"]
+            with kernels.Stopwatch() as sw2:
+                pred = kernels.kernel_regression(ktr, kte, train.t, reg)
+            acc_rows.append({"dataset": name, "kernel": kind, "n": int(n),
+                             "test_acc": data.accuracy(pred, test.y),
+                             "seconds": sw.seconds / 2 + sw2.seconds})
+            if kind != "ntk" or n not in precision_sizes:
+                continue
+            for r in (reg, tiny_reg):
+                try:
+                    p64 = pred if r == reg else kernels.kernel_regression(ktr, kte, train.t, r)
+                except np.linalg.LinAlgError:
+                    continue
+                try:
+                    p32 = kernels.kernel_regression(ktr, kte, train.t, r, dtype=np.float32)
+                    failed, a32 = False, data.accuracy(p32, test.y)
+                    rel = float(np.linalg.norm(p32 - p64) / np.linalg.norm(p64))
+                except np.linalg.LinAlgError:
+                    failed, rel, a32 = True, float("nan"), float("nan")
+                prec_rows.append({"dataset": name, "n": int(n), "diag_reg": r,
+                                  "acc_f64": data.accuracy(p64, test.y), "acc_f32": a32,
+                                  "rel_diff": rel, "f32_failed": failed})
+        del k_tr, k_te
     return pd.DataFrame(acc_rows), pd.DataFrame(prec_rows)
 
 
@@ -248,14 +268,16 @@ def compute_finite_vs_infinite(name: str, n_train: int, n_test: int, widths, ens
     Standard parameterisation (lr ``lr * weight_var / width``) -> the gradient-flow prediction of
     :func:`ntkpaper.kernels.sp_limit_kernel` (the readout's NNGP term) at the same ``t``.
 
-    For each width and parameterisation, ``ensemble`` nets are trained from independent seeds.
-    Variants: ``single`` (each net, uncentred), ``single_centred`` (each ``f - f0``),
-    ``ensemble_centred`` (mean of the centred members).
+    Per width, ``ensemble`` nets from independent seeds are trained three ways: NTK
+    parameterisation plain (``f``) and centred (``g = f - f0`` trained, see
+    :func:`ntkpaper.training.train_mse_ensemble`), and standard parameterisation centred.
+    Variants reported: ``single`` / ``ensemble`` (each plain net / their mean), ``single_centred``
+    / ``ensemble_centred`` (each centred net / their mean).
 
     Returns:
-        ``nets``: param, width, variant, member, test_acc, rel_dist (||f - f_lim|| / ||f_lim||
-        on the test set), final_train_loss;
-        ``limits``: param, test_acc of the limit prediction at time t and at t = inf.
+        ``nets``: param, width, variant, member, test_acc, rel_dist (``||f - f_lim|| / ||f_lim||``
+        over the test outputs), final_train_loss (mean over members);
+        ``limits``: param, t, test accuracy of the limit prediction at ``t`` and at ``t = inf``.
     """
     train = load_split(name, "train", n_train, seed)
     test = load_split(name, "test", n_test, seed)
@@ -275,26 +297,25 @@ def compute_finite_vs_infinite(name: str, n_train: int, n_test: int, widths, ens
                          "test_acc_t": data.accuracy(limits[param], test.y),
                          "test_acc_inf": data.accuracy(solver.gradient_flow(np.inf), test.y)})
     rows = []
-    key = jax.random.PRNGKey(seed)
-    for param in ("ntk", "standard"):
-        for width in widths:
-            key, sub = jax.random.split(key)
+    runs = [("ntk", False), ("ntk", True), ("standard", True)]
+    for i, width in enumerate(widths):
+        for j, (param, centre) in enumerate(runs):
             init_fn, apply_fn, _ = architectures.fc(1, width=int(width), W_std=w_std, b_std=b_std,
                                                     parameterization=param)
-            params = training.init_ensemble(init_fn, sub, ensemble, train.x.shape[1:])
+            key = jax.random.fold_in(jax.random.PRNGKey(seed), 1000 * i + j)
+            params = training.init_ensemble(init_fn, key, ensemble, train.x.shape[1:])
             lr_here = lr if param == "ntk" else lr * weight_var / width
             out = training.train_mse_ensemble(apply_fn, params, train.x, train.t, test.x,
-                                              lr_here, [0, steps])
-            f_t, f_0 = out["test"][-1], out["test0"]  # (E, m, k)
+                                              lr_here, [0, steps], centre=centre)
+            f_t = out["test"][-1]  # (E, m, k)
             lim = limits[param]
-            norm = np.linalg.norm(lim)
-            variants = {"single": f_t, "single_centred": f_t - f_0,
-                        "ensemble_centred": (f_t - f_0).mean(axis=0, keepdims=True)}
+            suffix = "_centred" if centre else ""
+            variants = {f"single{suffix}": f_t, f"ensemble{suffix}": f_t.mean(0, keepdims=True)}
             for variant, f in variants.items():
                 for m, fm in enumerate(f):
                     rows.append({"param": param, "width": int(width), "variant": variant,
                                  "member": m, "test_acc": data.accuracy(fm, test.y),
-                                 "rel_dist": float(np.linalg.norm(fm - lim) / norm),
+                                 "rel_dist": float(np.linalg.norm(fm - lim) / np.linalg.norm(lim)),
                                  "final_train_loss": float(out["train_loss"][-1].mean())})
     return pd.DataFrame(rows), pd.DataFrame(lim_rows)
 

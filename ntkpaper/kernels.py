@@ -22,10 +22,10 @@ import time
 from collections.abc import Sequence
 
 import jax
-from jax.experimental import disable_x64, enable_x64
 import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
+from jax.experimental import disable_x64, enable_x64
 
 from ntkpaper import nt
 
@@ -219,7 +219,7 @@ def sp_limit_kernel(nngp: np.ndarray, b_std: float) -> np.ndarray:
 
 def empirical_ntk(apply_fn, params, x1: np.ndarray, x2: np.ndarray | None = None,
                   implementation: int = 2, batch_size: int = 256) -> np.ndarray:
-    """Empirical (finite-width) NTK ``sum_p df(x1)/dp df(x2)/dp``, traced over outputs.
+    """Empirical (finite-width) NTK ``sum_p df_j(x1)/dp df_j(x2)/dp``, averaged over outputs j.
 
     Args:
         apply_fn, params: the network.
@@ -242,11 +242,7 @@ def empirical_ntk(apply_fn, params, x1: np.ndarray, x2: np.ndarray | None = None
         cols = [np.asarray(fn(x1[i:i + batch_size], x2_[j:j + batch_size], params))
                 for j in range(0, len(x2_), batch_size)]
         rows.append(np.concatenate(cols, axis=1))
-    return np.concatenate(rows, axis=0) / _n_outputs(apply_fn, params, x1[:1])
-
-
-def _n_outputs(apply_fn, params, x) -> int:
-    return int(jnp.shape(apply_fn(params, x))[-1])
+    return np.concatenate(rows, axis=0)  # NT averages (not sums) over the traced output axis
 
 
 class Stopwatch:

@@ -5,7 +5,8 @@ dependencies, which it uses only in ``neural_tangents.experimental`` (TF interop
 ``__init__`` imports that subpackage unconditionally. We install NT with ``--no-deps`` and, when
 TensorFlow is absent, register an empty placeholder for ``neural_tangents.experimental`` before the
 import, so that everything else (``stax``, ``empirical``, ``predict``, ``batch``,
-``monte_carlo_kernel_fn``) works unchanged. Code that touches ``nt.experimental`` gets a clear error.
+``monte_carlo_kernel_fn``) works unchanged. Code that touches ``nt.experimental`` gets a
+clear error.
 
 Other known NT 0.6.5 quirk: empirical NTK ``implementation=3`` (structured derivatives) is broken;
 :func:`ntkpaper.kernels.empirical_ntk_fn` only accepts 1 or 2.
@@ -61,10 +62,11 @@ NtkImplementation = _nt.NtkImplementation
 
 def versions() -> dict[str, str]:
     """Versions of the numerical stack, for cache keys and run logs."""
+    from importlib.metadata import version
+
     import jax
     import jaxlib
     import numpy
-    from importlib.metadata import version
 
     return {
         "jax": jax.__version__,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 import matplotlib.pyplot as plt
 import seaborn as sns
 

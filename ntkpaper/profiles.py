@@ -21,18 +21,18 @@ _NB01_CPU = dict(
     N_TEST=10000,                 # test points (the full official test set)
     N_VAL=2000,                   # validation points (from official train images 50k-60k)
     TUNE_N=1000,                  # training-set size at which hyper-parameters are chosen
-    DEPTHS=[1, 2, 3, 5, 8],       # hidden layers tried (and shown in the depth figure)
+    DEPTHS=[1, 2, 3, 4],          # hidden layers tried (and shown in the depth figure)
     WEIGHT_VAR=2.0,               # sigma_w^2 (ReLU's critical value)
     BIAS_VARS=[0.0, 0.05, 0.5],   # sigma_b^2 tried
     DIAG_REGS=[1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0],
     REG_STUDY_N=2000,             # n for diag_reg vs early stopping
-    ZCA_STRENGTHS=[0.01, 0.1, 1.0],
-    PRECISION_SIZES=[100, 300, 1000, 3000],
+    ZCA_STRENGTHS=[0.1, 1.0, 10.0],
+    PRECISION_SIZES=[300, 1000, 3000, 10000],  # float32 vs float64 (first data set)
     FINITE_N_TRAIN=256,           # finite vs infinite: MNIST training points
     FINITE_N_TEST=2000,
-    WIDTHS=[64, 128, 256, 512, 1024, 2048],
+    WIDTHS=[64, 128, 256, 512, 1024],
     ENSEMBLE=4,                   # members per width (single nets = each member)
-    FINITE_STEPS=200,             # full-batch gradient-descent steps
+    FINITE_STEPS=100,             # full-batch gradient-descent steps
     FINITE_LR=0.5,                # NTK-parameterization learning rate (SP: * sigma_w^2 / width)
 )
 
@@ -41,12 +41,12 @@ PROFILES: dict[str, dict[str, dict]] = {
         "cpu": _NB01_CPU,
         "smoke": {**_NB01_CPU, "N_TRAIN_SIZES": [20, 50], "N_TEST": 200, "N_VAL": 100,
                   "TUNE_N": 50, "DEPTHS": [1, 2], "BIAS_VARS": [0.05], "DIAG_REGS": [1e-4, 1e-2],
-                  "REG_STUDY_N": 50, "ZCA_STRENGTHS": [0.1], "PRECISION_SIZES": [20, 50],
+                  "REG_STUDY_N": 50, "ZCA_STRENGTHS": [1.0], "PRECISION_SIZES": [20, 50],
                   "FINITE_N_TRAIN": 32, "FINITE_N_TEST": 64, "WIDTHS": [16, 64],
                   "ENSEMBLE": 2, "FINITE_STEPS": 4},
         "full": {**_NB01_CPU, "N_TRAIN_SIZES": [100, 300, 1000, 3000, 10000, 20000, 50000],
-                 "DEPTHS": [1, 2, 3, 5, 8, 12], "REG_STUDY_N": 10000,
-                 "PRECISION_SIZES": [100, 1000, 3000, 10000, 20000],
+                 "DEPTHS": [1, 2, 3, 4, 6, 8, 12], "REG_STUDY_N": 10000,
+                 "PRECISION_SIZES": [1000, 3000, 10000, 20000, 50000],
                  "FINITE_N_TRAIN": 1000, "FINITE_N_TEST": 10000,
                  "WIDTHS": [64, 128, 256, 512, 1024, 2048, 4096, 8192], "ENSEMBLE": 16,
                  "FINITE_STEPS": 1000},

@@ -74,7 +74,8 @@ class Ledger:
         return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
     def save(self) -> tuple[Path, Path]:
-        r = atomic_write(self.out_dir / "results.csv", lambda p: self.results.to_csv(p, index=False))
+        r = atomic_write(self.out_dir / "results.csv",
+                         lambda p: self.results.to_csv(p, index=False))
         c = atomic_write(self.out_dir / "claims.csv", lambda p: self.claims.to_csv(p, index=False))
         return r, c
 

@@ -77,7 +77,8 @@ def worker(src: str, out: str, params_json: str, report: str) -> int:
     t0 = time.perf_counter()
     try:
         pm.execute_notebook(str(tmp_in), out, parameters=params, cwd=str(Path(src).parent),
-                            progress_bar=False, log_output=False, request_save_on_cell_execute=False)
+                            progress_bar=False, log_output=False,
+                            request_save_on_cell_execute=False)
     except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
         error = f"{type(err).__name__}: {err}"
     finally:
@@ -111,7 +112,8 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
     sources = select(names)
     params = dict(params or {})
     for src in sources:  # fail fast on a bad -p before anything runs
-        profiles.resolve(src.stem, profile, params)
+        if src.stem in profiles.PROFILES:
+            profiles.resolve(src.stem, profile, params)
     smoke = profile == "smoke"
     build = paths.build_dir()
     if out_root is None:
@@ -134,9 +136,9 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
             src = pending.pop(0)
             stage = stage_root / src.stem
             (stage / "figures").mkdir(parents=True)
+            path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
             env = dict(os.environ, NTKPAPER_FIG_DIR=str(stage / "figures"), NTKPAPER_QUIET="1",
-                       PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-                       PYTHONUNBUFFERED="1")
+                       PATH=path, PYTHONUNBUFFERED="1")
             cmd = [sys.executable, "-m", "ntkpaper.runner", str(src),
                    str(stage / f"{src.stem}.ipynb"),
                    json.dumps({"PROFILE": profile, **params}), str(stage / "report.json")]

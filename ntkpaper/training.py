@@ -35,8 +35,8 @@ def mse_loss(apply_fn, params, x, y):
 
 def train_mse_ensemble(apply_fn, params, x_train: np.ndarray, y_train: np.ndarray,
                        x_test: np.ndarray, learning_rate: float, record_steps: Sequence[int],
-                       optimizer: optax.GradientTransformation | None = None
-                       ) -> dict[str, np.ndarray]:
+                       optimizer: optax.GradientTransformation | None = None,
+                       centre: bool = False) -> dict[str, np.ndarray]:
     """Full-batch training of an ensemble on the MSE loss, recording test outputs.
 
     Args:
@@ -46,9 +46,15 @@ def train_mse_ensemble(apply_fn, params, x_train: np.ndarray, y_train: np.ndarra
         learning_rate: step size (used if ``optimizer`` is None: plain SGD = gradient descent).
         record_steps: increasing step counts at which to record outputs (0 = initialisation).
         optimizer: any optax transformation (default ``optax.sgd(learning_rate)``).
+        centre: train the centred model ``g(x) = f(x; theta) - f(x; theta_0)`` (Lee et al. 2020)
+            instead of ``f``: it starts from zero, so its trajectory is the deterministic
+            mean prediction plus fluctuations that shrink with width. Recorded test outputs are
+            then those of ``g``. (Subtracting ``f0`` only after training is not the same: the
+            random ``f0`` on the training set would still have steered the fit.)
 
     Returns:
-        ``steps`` (T,), ``test`` (T, E, m, k) outputs, ``train_loss`` (T, E),
+        ``steps`` (T,), ``test`` (T, E, m, k) outputs (of ``g`` if ``centre``), ``train_loss``
+        (T, E),
         ``test0`` (E, m, k) = outputs at initialisation (for centring: ``test - test0``),
         ``params`` = the trained ensemble.
     """
@@ -57,24 +63,32 @@ def train_mse_ensemble(apply_fn, params, x_train: np.ndarray, y_train: np.ndarra
         raise ValueError(f"record_steps must be increasing and >= 0, got {record_steps}")
     opt = optimizer or optax.sgd(learning_rate)
     x_train, y_train, x_test = (jnp.asarray(a, jnp.float32) for a in (x_train, y_train, x_test))
-    loss = lambda p: mse_loss(apply_fn, p, x_train, y_train)
+    f0_train = jax.vmap(lambda q: apply_fn(q, x_train))(params)  # (E, n, k)
+    f0_test = jax.vmap(lambda q: apply_fn(q, x_test))(params)  # (E, m, k)
+    if not centre:
+        f0_train, f0_test = jnp.zeros_like(f0_train), jnp.zeros_like(f0_test)
+
+    def loss(p, off):
+        return 0.5 * jnp.mean(jnp.sum((apply_fn(p, x_train) - off - y_train) ** 2, axis=-1))
 
     def step(carry, _):
-        p, s = carry
-        g = jax.grad(loss)(p)
+        p, s, off = carry
+        g = jax.grad(loss)(p, off)
         u, s = opt.update(g, s, p)
-        return (optax.apply_updates(p, u), s), None
+        return (optax.apply_updates(p, u), s, off), None
 
     @partial(jax.jit, static_argnums=2)
     def advance(p, s, n):
-        return jax.vmap(lambda p, s: jax.lax.scan(step, (p, s), None, length=n)[0])(p, s)
+        run = lambda p, s, off: jax.lax.scan(step, (p, s, off), None, length=n)[0][:2]
+        return jax.vmap(run)(p, s, f0_train)
 
     @jax.jit
     def observe(p):
-        return (jax.vmap(lambda q: apply_fn(q, x_test))(p), jax.vmap(loss)(p))
+        out = jax.vmap(lambda q: apply_fn(q, x_test))(p) - f0_test
+        return out, jax.vmap(loss)(p, f0_train)
 
     state = jax.vmap(opt.init)(params)
-    test0 = np.asarray(observe(params)[0])
+    test0 = np.asarray(jax.vmap(lambda q: apply_fn(q, x_test))(params))
     outs, losses, done = [], [], 0
     for target in record_steps:
         if target > done:

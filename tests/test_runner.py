@@ -1,0 +1,109 @@
+"""The papermill runner: failures are isolated, named, and leave committed outputs untouched."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from ntkpaper import runner
+
+HEADER = textwrap.dedent("""\
+    # ---
+    # jupyter:
+    #   kernelspec:
+    #     display_name: Python 3
+    #     language: python
+    #     name: python3
+    # ---
+    """)
+
+GOOD = HEADER + textwrap.dedent("""
+    # %% tags=["parameters"]
+    PROFILE = "cpu"
+    SEED = 0
+
+    # %%
+    from ntkpaper import paths, results
+    led = results.Ledger("01_good", PROFILE, paths.fig_dir() / "01_good")
+    led.record("profile_seen", PROFILE)
+    led.claim("c", "runs", "yes", "yes", True)
+    led.save()
+    """)
+
+BAD = HEADER + textwrap.dedent("""
+    # %% tags=["parameters"]
+    PROFILE = "cpu"
+
+    # %%
+    from ntkpaper import paths
+    (paths.fig_dir() / "02_bad").mkdir(parents=True, exist_ok=True)
+    (paths.fig_dir() / "02_bad" / "half.png").write_text("partial")
+    raise RuntimeError("this notebook fails on purpose")
+    """)
+
+
+@pytest.fixture
+def fake_repo(tmp_path, monkeypatch):
+    root = tmp_path / "repo"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "notebooks" / "01_good.py").write_text(GOOD)
+    (root / "notebooks" / "02_bad.py").write_text(BAD)
+    committed = root / "figures" / "02_bad"
+    committed.mkdir(parents=True)
+    (committed / "claims.csv").write_text("committed")
+    monkeypatch.setenv("NTKPAPER_ROOT", str(root))
+    monkeypatch.delenv("NTKPAPER_FIG_DIR", raising=False)
+    return root
+
+
+@pytest.mark.slow
+def test_runner_keeps_going_names_failures_and_protects_outputs(fake_repo):
+    outcomes = runner.run([], profile="cpu", jobs=2)
+    by = {o.name: o for o in outcomes}
+    assert by["01_good"].ok and not by["02_bad"].ok
+    assert "this notebook fails on purpose" in by["02_bad"].error
+    assert by["01_good"].seconds > 0 and by["01_good"].peak_mb > 10
+    # the good one is in place, with its executed notebook written back
+    assert (fake_repo / "figures" / "01_good" / "claims.csv").exists()
+    assert (fake_repo / "notebooks" / "01_good.ipynb").exists()
+    # the failed one left the committed ledger alone and wrote no figure
+    assert (fake_repo / "figures" / "02_bad" / "claims.csv").read_text() == "committed"
+    assert not (fake_repo / "figures" / "02_bad" / "half.png").exists()
+    assert (fake_repo / "build" / "failed" / "02_bad.ipynb").exists()
+    assert "01_good" in (fake_repo / "figures" / "RESULTS.md").read_text()
+
+
+@pytest.mark.slow
+def test_cli_exit_code_and_smoke_isolation(fake_repo):
+    proc = subprocess.run([sys.executable, "-m", "ntkpaper", "run", "--profile", "smoke"],
+                          capture_output=True, text=True, env=_env(fake_repo))
+    assert proc.returncode == 1
+    assert "1 notebook(s) failed: 02_bad" in proc.stderr
+    # smoke runs never touch committed files
+    assert not (fake_repo / "notebooks" / "01_good.ipynb").exists()
+    assert not (fake_repo / "figures" / "01_good").exists()
+    smoke = fake_repo / "build" / "smoke"
+    assert (smoke / "figures" / "01_good" / "claims.csv").exists()
+    assert "smoke" in (smoke / "figures" / "01_good" / "results.csv").read_text()
+    nb = json.loads((smoke / "notebooks" / "01_good.ipynb").read_text())
+    assert not any("injected-parameters" in c["metadata"].get("tags", []) for c in nb["cells"])
+
+
+def test_cli_errors_are_clear(fake_repo):
+    env = _env(fake_repo)
+    proc = subprocess.run([sys.executable, "-m", "ntkpaper", "run", "99"], capture_output=True,
+                          text=True, env=env)
+    assert proc.returncode != 0 and "no notebook matches '99'" in proc.stderr + proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "ntkpaper", "run", "--profile", "huge"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 2 and "unknown profile 'huge'" in proc.stderr
+
+
+def _env(root):
+    import os
+
+    env = dict(os.environ, NTKPAPER_ROOT=str(root))
+    env.pop("NTKPAPER_FIG_DIR", None)
+    return env
