@@ -97,9 +97,13 @@ def read_ledger(directory: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def aggregate(fig_root: str | Path) -> Path:
     """Write ``RESULTS.md`` and ``results.csv`` under ``fig_root`` from every notebook's ledger."""
     fig_root = Path(fig_root)
-    results, claims = [], []
+    results, claims, broken = [], [], []
     for d in sorted(p.parent for p in fig_root.glob("*/claims.csv")):
-        r, c = read_ledger(d)
+        try:
+            r, c = read_ledger(d)
+        except (OSError, ValueError, pd.errors.ParserError) as err:
+            broken.append(f"- `{d.name}`: ledger unreadable ({err})")
+            continue
         results.append(r)
         claims.append(c)
     res = pd.concat(results) if results else pd.DataFrame(columns=RESULT_COLUMNS)
@@ -118,4 +122,6 @@ def aggregate(fig_root: str | Path) -> Path:
                      "yes" if row["holds"] == "True" else "**no**"]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
+    if broken:
+        lines += ["## Unreadable ledgers", "", *broken, ""]
     return atomic_write_text(fig_root / "RESULTS.md", "\n".join(lines))

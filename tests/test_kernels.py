@@ -16,21 +16,36 @@ def _inputs(n=6, d=12, seed=0):
 
 @pytest.mark.parametrize("depth,activation", [(1, "relu"), (3, "relu"), (2, "erf")])
 def test_analytic_fc_matches_monte_carlo(depth, activation):
+    """NNGP: covariance of the outputs over 200 random nets; NTK: mean empirical NTK of 8 nets."""
     x = _inputs()
-    init_fn, apply_fn, kernel_fn = architectures.fc(depth, width=1024, activation=activation,
+    init_fn, apply_fn, kernel_fn = architectures.fc(depth, width=512, activation=activation,
                                                     b_std=0.3)
     exact = kernels.analytic_kernels(kernel_fn, x)
-    mc_fn = nt.monte_carlo_kernel_fn(init_fn, apply_fn, jax.random.PRNGKey(1), n_samples=64,
-                                     trace_axes=(-1,))
-    mc = mc_fn(x.astype(np.float32), None, ("nngp", "ntk"))
-    for name, value in zip(("nngp", "ntk"), mc):
-        est = np.asarray(value)  # NT averages over the traced output axis
+    params = training.init_ensemble(init_fn, jax.random.PRNGKey(1), 200, x.shape[1:])
+    f = np.asarray(jax.vmap(lambda p: apply_fn(p, x.astype(np.float32)))(params))  # (200, n, 10)
+    nngp_mc = np.einsum("snk,smk->nm", f, f) / (f.shape[0] * f.shape[2])
+    ntk_mc = np.mean([kernels.empirical_ntk(apply_fn, jax.tree_util.tree_map(lambda a: a[i],
+                                                                            params), x)
+                      for i in range(8)], axis=0)
+    # 200 nets x 10 outputs: the NNGP estimate's std is ~ sqrt(2 / 2000) ~ 3% per entry; the
+    # NTK self-averages over the width too: ~ 1/sqrt(512 * 8) ~ 1.6% per entry
+    for name, est, tol in (("nngp", nngp_mc, 0.12), ("ntk", ntk_mc, 0.06)):
         rel = np.abs(est - exact[name]).max() / np.abs(exact[name]).max()
-        assert rel < 0.05, (name, rel)
-    # and it is not trivially equal: a different depth gives a visibly different kernel
+        assert rel < tol, (name, rel)
+    # and the check has teeth: a different depth gives a visibly different kernel
     other = kernels.analytic_kernels(architectures.fc(depth + 3, activation=activation,
                                                       b_std=0.3)[2], x)
-    assert np.abs(other["nngp"] - exact["nngp"]).max() / np.abs(exact["nngp"]).max() > 0.05
+    assert np.abs(other["ntk"] - exact["ntk"]).max() / np.abs(exact["ntk"]).max() > 0.1
+
+
+def test_neural_tangents_monte_carlo_agrees():
+    x = _inputs()
+    init_fn, apply_fn, kernel_fn = architectures.fc(1, width=1024, b_std=0.3)
+    exact = kernels.analytic_kernels(kernel_fn, x)["ntk"]
+    mc_fn = nt.monte_carlo_kernel_fn(init_fn, apply_fn, jax.random.PRNGKey(1), n_samples=16,
+                                     trace_axes=(-1,))
+    mc = np.asarray(mc_fn(x.astype(np.float32), None, "ntk"))  # NT averages over outputs
+    assert np.abs(mc - exact).max() / np.abs(exact).max() < 0.03
 
 
 def test_relu_closed_form_matches_neural_tangents():
@@ -114,7 +129,7 @@ def test_empirical_ntk_converges_to_analytic_with_width():
     _, _, kfn = architectures.fc(2, b_std=0.2)
     exact = kernels.analytic_kernels(kfn, x)["ntk"]
     errs = []
-    widths = [64, 256, 1024, 4096]
+    widths = [32, 128, 512, 2048]
     for w in widths:
         init_fn, apply_fn, _ = architectures.fc(2, width=w, b_std=0.2)
         e = []
@@ -124,7 +139,7 @@ def test_empirical_ntk_converges_to_analytic_with_width():
             e.append(np.linalg.norm(k - exact) / np.linalg.norm(exact))
         errs.append(np.mean(e))
     slope = np.polyfit(np.log(widths), np.log(errs), 1)[0]
-    assert errs[-1] < 0.08
+    assert errs[-1] < 0.1
     assert -0.8 < slope < -0.3, (errs, slope)  # fluctuations ~ width^-1/2
 
 
@@ -168,9 +183,10 @@ def test_wide_network_training_follows_ntk_gradient_flow():
     for width in (32, 2048):
         init_fn, apply_fn, _ = architectures.fc(1, width=width, b_std=0.1, out_dim=2)
         params = training.init_ensemble(init_fn, jax.random.PRNGKey(0), 4, x.shape[1:])
-        out = training.train_mse_ensemble(apply_fn, params, x, y, xt, lr, [0, steps])
+        out = training.train_mse_ensemble(apply_fn, params, x, y, xt, lr, [0, steps],
+                                          centre=True)
         assert (out["train_loss"][-1] < out["train_loss"][0]).all()
-        f = (out["test"][-1] - out["test0"]).mean(axis=0)
+        f = out["test"][-1].mean(axis=0)
         dists.append(np.linalg.norm(f - limit) / np.linalg.norm(limit))
     assert dists[1] < 0.1 and dists[1] < dists[0] / 2, dists
     with pytest.raises(ValueError, match="increasing"):

@@ -52,7 +52,7 @@ def fake_repo(tmp_path, monkeypatch):
     (root / "notebooks" / "02_bad.py").write_text(BAD)
     committed = root / "figures" / "02_bad"
     committed.mkdir(parents=True)
-    (committed / "claims.csv").write_text("committed")
+    (committed / "claims.csv").write_text("committed")  # not even a valid ledger
     monkeypatch.setenv("NTKPAPER_ROOT", str(root))
     monkeypatch.delenv("NTKPAPER_FIG_DIR", raising=False)
     return root
@@ -72,7 +72,8 @@ def test_runner_keeps_going_names_failures_and_protects_outputs(fake_repo):
     assert (fake_repo / "figures" / "02_bad" / "claims.csv").read_text() == "committed"
     assert not (fake_repo / "figures" / "02_bad" / "half.png").exists()
     assert (fake_repo / "build" / "failed" / "02_bad.ipynb").exists()
-    assert "01_good" in (fake_repo / "figures" / "RESULTS.md").read_text()
+    md = (fake_repo / "figures" / "RESULTS.md").read_text()
+    assert "01_good" in md and "`02_bad`: ledger unreadable" in md
 
 
 @pytest.mark.slow
