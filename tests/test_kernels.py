@@ -24,12 +24,12 @@ def test_analytic_fc_matches_monte_carlo(depth, activation):
     params = training.init_ensemble(init_fn, jax.random.PRNGKey(1), 200, x.shape[1:])
     f = np.asarray(jax.vmap(lambda p: apply_fn(p, x.astype(np.float32)))(params))  # (200, n, 10)
     nngp_mc = np.einsum("snk,smk->nm", f, f) / (f.shape[0] * f.shape[2])
-    ntk_mc = np.mean([kernels.empirical_ntk(apply_fn, jax.tree_util.tree_map(lambda a: a[i],
-                                                                            params), x)
-                      for i in range(8)], axis=0)
+    members = [jax.tree_util.tree_map(lambda a, i=i: a[i], params) for i in range(8)]
+    ntk_mc = np.mean([kernels.empirical_ntk(apply_fn, p, x) for p in members], axis=0)
     # 200 nets x 10 outputs: the NNGP estimate's std is ~ sqrt(2 / 2000) ~ 3% per entry; the
     # NTK self-averages over the width too: ~ 1/sqrt(512 * 8) ~ 1.6% per entry
-    for name, est, tol in (("nngp", nngp_mc, 0.12), ("ntk", ntk_mc, 0.06)):
+    # (relative NTK fluctuations grow like depth / width, Hanin & Nica 2019: scale the tolerance)
+    for name, est, tol in (("nngp", nngp_mc, 0.12), ("ntk", ntk_mc, 0.04 * depth**0.5 + 0.02)):
         rel = np.abs(est - exact[name]).max() / np.abs(exact[name]).max()
         assert rel < tol, (name, rel)
     # and the check has teeth: a different depth gives a visibly different kernel
