@@ -36,6 +36,9 @@ def savefig(fig, directory: str | Path, name: str) -> list[Path]:
     out = []
     for ext in ("png", "pdf"):
         path = Path(directory) / f"{name}.{ext}"
-        atomic_write(path, lambda p, ext=ext: fig.savefig(p, format=ext, bbox_inches="tight"))
+        # no creation date in the PDF, so that an unchanged figure gives an unchanged file
+        meta = {"CreationDate": None} if ext == "pdf" else {}
+        atomic_write(path, lambda p, ext=ext, meta=meta: fig.savefig(
+            p, format=ext, bbox_inches="tight", metadata=meta))
         out.append(path)
     return out
