@@ -1,0 +1,173 @@
+"""abc-parametrizations of MLPs in plain jax (Yang & Hu 2021, *Tensor Programs IV*, Sec. 3).
+
+An MLP with ``L`` hidden layers of width ``n`` has ``L + 1`` weight matrices. In an
+abc-parametrization layer ``l`` (1-based) computes with ``W^l = n^{-a_l} w^l``, its trainable
+parameters are initialised as ``w^l_ij ~ N(0, n^{-2 b_l})``, and SGD uses the learning rate
+``eta * n^{-c}`` for every parameter. Here the input dimension ``d`` is fixed, and we also divide
+the first layer by ``sqrt(d)`` (a width-independent constant that keeps inputs of norm ``sqrt(d)``
+at O(1) pre-activations); biases are omitted, as in the paper's analysis.
+
+The named members (TP4 Table 1, with layer 1 the input layer and ``L + 1`` the readout)::
+
+    name  a_1    a_2..a_L  a_{L+1}  b_1   b_2..b_{L+1}  c    notes
+    sp    0      0         0        0     1/2           0    PyTorch default; unstable: use c=1
+    sp_lr 0      0         0        0     1/2           1    SP with its stable lr ~ 1/n
+    ntp   0      1/2       1/2      0     0             0    kernel (NTK) regime
+    mup   -1/2   0         1/2      1/2   1/2           0    maximal update: feature learning
+    mfp   0      -         1        0     0             -1   mean field, one hidden layer only
+
+(The paper's symmetry ``(a, b, c) -> (a + theta, b - theta, c - 2 theta)`` leaves the dynamics
+unchanged, so other tables that list muP differently describe the same network.)
+
+After one SGD step, the coordinates of the last hidden pre-activation change by
+``Theta(n^{1/2})`` in SP with c=0 (blow-up), ``Theta(n^{-1/2})`` in NTP and in SP with c=1 (no
+feature learning) and ``Theta(1)`` in muP (maximal feature learning); tests check these slopes.
+
+Shapes: ``x`` (N, d); params are a list of arrays ``[(d, n), (n, n) x (L-1), (n, k)]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class ABC:
+    """Exponents of an abc-parametrization for ``len(a) - 1`` hidden layers."""
+
+    name: str
+    a: tuple[float, ...]
+    b: tuple[float, ...]
+    c: float
+
+    @property
+    def n_hidden(self) -> int:
+        return len(self.a) - 1
+
+
+NAMES = ("sp", "sp_lr", "ntp", "mup", "mfp")
+
+
+def named(name: str, n_hidden: int = 2) -> ABC:
+    """One of the paper's named parametrizations (see the module table) for ``n_hidden`` layers.
+
+    Raises:
+        ValueError: unknown name (lists the known ones), ``n_hidden < 1``, or MFP with more than
+            one hidden layer (the mean-field parametrization is defined for one).
+    """
+    if n_hidden < 1:
+        raise ValueError(f"n_hidden must be >= 1, got {n_hidden}")
+    L = n_hidden
+    if name in ("sp", "sp_lr"):
+        return ABC(name, (0.0,) * (L + 1), (0.0,) + (0.5,) * L, 0.0 if name == "sp" else 1.0)
+    if name == "ntp":
+        return ABC(name, (0.0,) + (0.5,) * L, (0.0,) * (L + 1), 0.0)
+    if name == "mup":
+        return ABC(name, (-0.5,) + (0.0,) * (L - 1) + (0.5,), (0.5,) * (L + 1), 0.0)
+    if name == "mfp":
+        if L != 1:
+            raise ValueError("the mean-field parametrization 'mfp' is defined for one hidden "
+                             f"layer; got n_hidden={L}")
+        return ABC(name, (0.0, 1.0), (0.0, 0.0), -1.0)
+    raise ValueError(f"unknown parametrization {name!r}; choose one of {NAMES} or build one "
+                     "with custom(a, b, c)")
+
+
+def custom(a, b, c: float, name: str = "custom") -> ABC:
+    """Any abc-parametrization; ``a`` and ``b`` need one entry per weight matrix (L + 1)."""
+    a, b = tuple(float(v) for v in a), tuple(float(v) for v in b)
+    if len(a) != len(b) or len(a) < 2:
+        raise ValueError(f"a and b need the same length L + 1 >= 2, got {len(a)} and {len(b)}")
+    return ABC(name, a, b, float(c))
+
+
+def init(key: jax.Array, abc: ABC, d_in: int, width: int, d_out: int) -> list[jax.Array]:
+    """Parameters ``w^l ~ N(0, width^{-2 b_l})`` with shapes ``[(d, n), (n, n)..., (n, k)]``."""
+    if width < 1 or d_in < 1 or d_out < 1:
+        raise ValueError(f"sizes must be >= 1, got d_in={d_in}, width={width}, d_out={d_out}")
+    dims = [d_in] + [width] * abc.n_hidden + [d_out]
+    keys = jax.random.split(key, len(dims) - 1)
+    return [jax.random.normal(k, (i, o)) * width ** (-b)
+            for k, i, o, b in zip(keys, dims[:-1], dims[1:], abc.b)]
+
+
+_ACT = {"relu": jax.nn.relu, "tanh": jnp.tanh, "identity": lambda z: z}
+
+
+def forward(params: list[jax.Array], abc: ABC, x: jax.Array, activation: str = "relu",
+            return_hidden: bool = False):
+    """Network output (N, k); with ``return_hidden`` also the pre-activations ``[h^1..h^L]``."""
+    if activation not in _ACT:
+        raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(_ACT)}")
+    if len(params) != len(abc.a):
+        raise ValueError(f"{abc.name} has {len(abc.a)} layers but params has {len(params)}")
+    phi = _ACT[activation]
+    width = params[0].shape[1]
+    h = (x @ params[0]) * (width ** (-abc.a[0]) / np.sqrt(x.shape[-1]))
+    hidden = [h]
+    for w, a in zip(params[1:-1], abc.a[1:-1]):
+        h = (phi(h) @ w) * width ** (-a)
+        hidden.append(h)
+    out = (phi(h) @ params[-1]) * width ** (-abc.a[-1])
+    return (out, hidden) if return_hidden else out
+
+
+def learning_rate(abc: ABC, eta: float, width: int) -> float:
+    """The SGD learning rate ``eta * width^{-c}``."""
+    return float(eta * width ** (-abc.c))
+
+
+def mse(params, abc, x, y, activation="relu"):
+    """``1/(2N) sum_i ||f(x_i) - y_i||^2``."""
+    return 0.5 * jnp.mean(jnp.sum((forward(params, abc, x, activation) - y) ** 2, axis=-1))
+
+
+def sgd_steps(params, abc: ABC, x, y, eta: float, steps: int, activation: str = "relu"):
+    """``steps`` full-batch SGD steps on :func:`mse`; returns the new params."""
+    lr = learning_rate(abc, eta, params[0].shape[1])
+    grad = jax.jit(jax.grad(mse), static_argnums=(1, 4))
+    for _ in range(steps):
+        g = grad(params, abc, x, y, activation)
+        params = [p - lr * gp for p, gp in zip(params, g)]
+    return params
+
+
+def compute_coord_check(abc: ABC, widths, x: np.ndarray, y: np.ndarray, eta: float,
+                        steps: int = 1, seeds: int = 3, activation: str = "relu"
+                        ) -> pd.DataFrame:
+    """Coordinate sizes at initialisation and after ``steps`` SGD steps, per layer and width.
+
+    Returns:
+        Tidy frame: parametrization, width, seed, layer (1..L, and ``"out"``), h0 (mean |h_0|),
+        dh (mean |h_t - h_0|), over the coordinates and the N inputs of ``x`` (N, d).
+    """
+    rows = []
+    x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+    for width in widths:
+        for seed in range(seeds):
+            p0 = init(jax.random.PRNGKey(seed), abc, x.shape[1], int(width), y.shape[1])
+            out0, hid0 = forward(p0, abc, x, activation, return_hidden=True)
+            p1 = sgd_steps(p0, abc, x, y, eta, steps, activation)
+            out1, hid1 = forward(p1, abc, x, activation, return_hidden=True)
+            layers = [(str(i + 1), h0, h1) for i, (h0, h1) in enumerate(zip(hid0, hid1))]
+            for layer, h0, h1 in layers + [("out", out0, out1)]:
+                rows.append({"parametrization": abc.name, "width": int(width), "seed": seed,
+                             "layer": layer, "h0": float(jnp.mean(jnp.abs(h0))),
+                             "dh": float(jnp.mean(jnp.abs(h1 - h0)))})
+    return pd.DataFrame(rows)
+
+
+def fit_slopes(df: pd.DataFrame, value: str = "dh") -> pd.DataFrame:
+    """Log-log slope of ``value`` (mean over seeds) vs width, per parametrization and layer."""
+    out = []
+    for (name, layer), g in df.groupby(["parametrization", "layer"]):
+        m = g.groupby("width")[value].mean()
+        slope = np.polyfit(np.log(m.index.to_numpy(float)), np.log(m.to_numpy()), 1)[0]
+        out.append({"parametrization": name, "layer": layer, "value": value,
+                    "slope": float(slope)})
+    return pd.DataFrame(out)
