@@ -36,7 +36,33 @@ _NB01_CPU = dict(
     FINITE_LR=0.5,                # NTK-parameterization learning rate (SP: * sigma_w^2 / width)
 )
 
+_NB02_CPU = dict(
+    DATASET="mnist",
+    N_TRAIN=128,                  # MNIST training images (class-balanced)
+    N_HIDDEN=2,                   # hidden layers of the MLPs
+    COORD_WIDTHS=[64, 256, 1024, 4096],
+    COORD_N=64,                   # inputs used by the coordinate check
+    COORD_ETA=0.1,                # base learning rate of the coordinate check
+    COORD_STEPS=1,
+    FEATURE_WIDTHS=[64, 256, 1024],
+    FEATURE_ETA=0.5,
+    FEATURE_STEPS=50,
+    SWEEP_WIDTHS=[64, 256, 1024],
+    SWEEP_LOG2_ETAS=[-6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6],
+    SWEEP_STEPS=50,
+    SEEDS=2,
+)
+
 PROFILES: dict[str, dict[str, dict]] = {
+    "02_mup_feature_learning": {
+        "cpu": _NB02_CPU,
+        "smoke": {**_NB02_CPU, "N_TRAIN": 32, "COORD_WIDTHS": [16, 64], "COORD_N": 16,
+                  "FEATURE_WIDTHS": [16, 64], "FEATURE_STEPS": 3, "SWEEP_WIDTHS": [16, 64],
+                  "SWEEP_LOG2_ETAS": [-2, 0, 2], "SWEEP_STEPS": 3, "SEEDS": 1},
+        "full": {**_NB02_CPU, "N_TRAIN": 1024, "COORD_WIDTHS": [64, 256, 1024, 4096, 8192],
+                 "FEATURE_WIDTHS": [64, 256, 1024, 4096], "FEATURE_STEPS": 200,
+                 "SWEEP_WIDTHS": [128, 512, 2048, 8192], "SWEEP_STEPS": 200, "SEEDS": 3},
+    },
     "01_infinite_width_baselines": {
         "cpu": _NB01_CPU,
         "smoke": {**_NB01_CPU, "N_TRAIN_SIZES": [20, 50], "N_TEST": 200, "N_VAL": 100,

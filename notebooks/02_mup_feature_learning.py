@@ -1,0 +1,176 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 · muP and feature learning in the infinite-width limit
+#
+# **Paper.** Yang & Hu 2021, *Feature Learning in Infinite-Width Neural Networks* (Tensor
+# Programs IV, ICML).
+#
+# **The claim.** Scale a network's layer multipliers n^-a, initialisation n^-b and learning rate
+# n^-c with its width n. The standard (SP) and NTK (NTP) parametrizations lose feature learning as
+# n grows: in SP a fixed learning rate makes the updates blow up (so the usable learning rate
+# shrinks like 1/n, and then the features freeze), in NTP the hidden representations move like
+# n^-1/2 (the kernel regime). The Maximal Update Parametrization (muP) keeps every layer's update
+# of order one at any width, so its features keep learning and its optimal learning rate stays put
+# as the network is widened.
+#
+# **What runs here.** MLPs with `N_HIDDEN` ReLU hidden layers in plain jax
+# (`ntkpaper.parametrization`, exponents from the paper's Table 1) on a class-balanced subset of
+# real MNIST, full-batch SGD on the squared loss with centred one-hot targets.
+#
+# **Status.** This first version covers the coordinate checks, feature movement vs width and
+# learning-rate transfer. The computed infinite-width muP limit (issue 3, part 4) is not in it yet.
+
+# %% tags=["parameters"]
+PROFILE = "cpu"  # smoke | cpu | full (ntkpaper.profiles holds every size below)
+SEED = 0
+DATASET = None  # data set
+N_TRAIN = None  # training images
+N_HIDDEN = None  # hidden layers
+COORD_WIDTHS = None  # widths of the coordinate check
+COORD_N = None  # inputs of the coordinate check
+COORD_ETA = None  # base learning rate of the coordinate check
+COORD_STEPS = None  # SGD steps of the coordinate check
+FEATURE_WIDTHS = None  # widths for feature movement
+FEATURE_ETA = None  # base learning rate for feature movement
+FEATURE_STEPS = None  # SGD steps for feature movement
+SWEEP_WIDTHS = None  # widths of the learning-rate sweep
+SWEEP_LOG2_ETAS = None  # log2 of the base learning rates swept
+SWEEP_STEPS = None  # SGD steps per run of the sweep
+SEEDS = None  # seeds per configuration
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from ntkpaper import data, session
+from ntkpaper import parametrization as pz
+
+NOTEBOOK = "02_mup_feature_learning"
+run = session.start(NOTEBOOK, PROFILE, SEED, namespace=globals())
+P = run.p
+ds = data.load(P.DATASET, "train", n=P.N_TRAIN, seed=SEED)
+x = data.standardize_per_example(ds.x)
+y = data.one_hot(ds.y, ds.n_classes, "centered")
+DATA = f"{ds.meta['title']} (n={len(ds)})"
+print(DATA, x.shape, y.shape)
+
+# %% [markdown]
+# ## 1 · Coordinate checks
+#
+# The average size of a coordinate of each layer's pre-activation change h_t - h_0 after
+# `COORD_STEPS` SGD step(s) at a fixed base learning rate, vs width. The paper's predictions for the
+# last hidden layer: SP grows like n^1/2 (unstable), NTP shrinks like n^-1/2, muP is flat.
+
+# %%
+names = ["sp", "ntp", "mup"]
+with run.section("coord_check"):
+    coord = pd.concat([pz.compute_coord_check(pz.named(nm, P.N_HIDDEN), P.COORD_WIDTHS,
+                                              x[:P.COORD_N], y[:P.COORD_N], P.COORD_ETA,
+                                              P.COORD_STEPS, P.SEEDS) for nm in names],
+                      ignore_index=True)
+coord_slopes = pz.fit_slopes(coord)
+for _, r in coord_slopes.iterrows():
+    run.ledger.record(f"coord_slope_{r.parametrization}_layer{r.layer}", r.slope)
+fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), sharey=True)
+for ax, nm in zip(axes, names):
+    sns.lineplot(data=coord[coord.parametrization == nm], x="width", y="dh", hue="layer",
+                 marker="o", ax=ax, errorbar=None)
+    ax.set(xscale="log", yscale="log", xlabel="width", ylabel="mean |h_t - h_0|",
+           title=f"{nm}: {run.caption(DATA)}")
+run.savefig(fig, "coord_check")
+coord_slopes.pivot_table(index="parametrization", columns="layer", values="slope").round(2)
+
+# %% [markdown]
+# ## 2 · Feature learning vs width
+#
+# Relative change of the last hidden representation over `FEATURE_STEPS` steps of training,
+# ||phi(h_T) - phi(h_0)|| / ||phi(h_0)||, for NTP and muP at the same base learning rate.
+
+# %%
+with run.section("feature_movement"):
+    fm = pd.concat([pz.compute_feature_movement(pz.named(nm, P.N_HIDDEN), P.FEATURE_WIDTHS, x, y,
+                                                P.FEATURE_ETA, P.FEATURE_STEPS, P.SEEDS)
+                    for nm in ("ntp", "mup")], ignore_index=True)
+fm_mean = fm.groupby(["parametrization", "width"]).rel_change.mean().reset_index()
+fm_slopes = {nm: float(np.polyfit(np.log(g.width), np.log(g.rel_change), 1)[0])
+             for nm, g in fm_mean.groupby("parametrization")}
+for nm, s in fm_slopes.items():
+    run.ledger.record(f"feature_slope_{nm}", s)
+fig, ax = plt.subplots(figsize=(5, 3.4))
+for nm, g in fm_mean.groupby("parametrization"):
+    ax.plot(g.width, g.rel_change, "o-", label=f"{nm} (slope {fm_slopes[nm]:.2f})")
+ax.set(xscale="log", yscale="log", xlabel="width", ylabel="relative change of phi(h^L)",
+       title=f"Feature movement, {P.FEATURE_STEPS} steps: {run.caption(DATA)}")
+ax.legend()
+run.savefig(fig, "feature_movement_vs_width")
+fm_mean.pivot_table(index="width", columns="parametrization", values="rel_change").round(4)
+
+# %% [markdown]
+# ## 3 · Learning-rate transfer
+#
+# Training loss after `SWEEP_STEPS` steps vs base learning rate, one curve per width. Under SP the
+# usable learning rate shrinks as the network widens; under muP the optimum stays put. Diverged runs
+# (non-finite, or ten times the initial loss) are left out.
+
+# %%
+etas = [2.0**k for k in P.SWEEP_LOG2_ETAS]
+with run.section("lr_sweep"):
+    sweep = pd.concat([pz.compute_lr_sweep(pz.named(nm, P.N_HIDDEN), P.SWEEP_WIDTHS, etas, x, y,
+                                           P.SWEEP_STEPS) for nm in ("sp", "mup")],
+                      ignore_index=True)
+best = (sweep.dropna().sort_values("loss").groupby(["parametrization", "width"]).head(1)
+        .sort_values(["parametrization", "width"]))
+for _, r in best.iterrows():
+    run.ledger.record(f"best_log2_eta_{r.parametrization}_w{r.width}", np.log2(r.eta))
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
+for ax, nm in zip(axes, ("sp", "mup")):
+    sns.lineplot(data=sweep[sweep.parametrization == nm], x="eta", y="loss", hue="width",
+                 marker="o", ax=ax, palette="viridis", errorbar=None)
+    ax.set(xscale="log", yscale="log", xlabel="base learning rate eta",
+           ylabel=f"training loss after {P.SWEEP_STEPS} steps", title=f"{nm}: {run.caption(DATA)}")
+run.savefig(fig, "lr_transfer")
+best[["parametrization", "width", "eta", "loss"]]
+
+# %% [markdown]
+# ## Claims
+
+# %%
+L = run.ledger
+cs = coord_slopes.set_index(["parametrization", "layer"]).slope
+last = str(P.N_HIDDEN)
+for nm, lo, hi, text in (("sp", 0.3, 0.7, "grows like width^1/2"),
+                         ("ntp", -0.7, -0.3, "shrinks like width^-1/2"),
+                         ("mup", -0.2, 0.2, "is flat in width")):
+    L.claim(f"coord_{nm}", f"{nm}: the last hidden layer's update after one step {text}",
+            f"slope {cs[(nm, last)]:.2f}", f"slope in [{lo}, {hi}]", lo <= cs[(nm, last)] <= hi)
+L.claim("features_ntp", "NTP: hidden features move like width^-1/2 (kernel regime)",
+        f"slope {fm_slopes['ntp']:.2f}", "slope in [-0.75, -0.25]",
+        -0.75 <= fm_slopes["ntp"] <= -0.25)
+L.claim("features_mup", "muP: hidden features keep moving as width grows (feature learning)",
+        f"slope {fm_slopes['mup']:.2f}", "slope > -0.15", fm_slopes["mup"] > -0.15)
+b = best.set_index(["parametrization", "width"]).eta
+w_lo, w_hi = min(P.SWEEP_WIDTHS), max(P.SWEEP_WIDTHS)
+shift = {nm: float(np.log2(b[(nm, w_hi)] / b[(nm, w_lo)])) for nm in ("sp", "mup")}
+L.claim("lr_transfer_mup", "muP: the optimal learning rate stays put as width grows",
+        f"log2 eta* moves by {shift['mup']:+.0f} from width {w_lo} to {w_hi}", "|shift| <= 1",
+        abs(shift["mup"]) <= 1)
+L.claim("lr_drift_sp", "SP: the optimal learning rate shrinks as width grows",
+        f"log2 eta* moves by {shift['sp']:+.0f} from width {w_lo} to {w_hi}", "shift <= -1",
+        shift["sp"] <= -1)
+run.finish()
