@@ -239,3 +239,69 @@ def compute_lr_sweep(abc: ABC, widths, etas, x, y, steps: int, seeds: int = 1,
                 rows.append({"parametrization": abc.name, "width": int(width), "eta": float(eta),
                              "seed": seed, "loss": final if ok else float("nan")})
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# The muP limit of a one-hidden-layer linear network, computed exactly
+#
+# Network (muP, L = 1, identity activation): f(x) = x A B with A = w1 sqrt(n / d) (d, n) and
+# B = w2 / sqrt(n) (n, k), w1 ~ N(0, 1/n), w2 ~ N(0, 1/n). SGD with learning rate eta on (w1, w2)
+# moves A by -(eta n / d) dL/dA and B by -(eta / n) dL/dB. With R = (X M - Y) / N (the loss
+# gradient w.r.t. the outputs, N training points) and the state
+#     M = A B (d, k),   G_A = A A^T / n (d, d),   G_B = n B^T B (k, k),
+# one step is, exactly and at any width (the hidden layer enters only through G_A and G_B):
+#     M'   = M - (eta/d) X^T R G_B - eta G_A X^T R + (eta^2/d) X^T R M^T X^T R
+#     G_A' = G_A - (eta/d) (M R^T X + X^T R M^T) + (eta^2/d^2) X^T R G_B R^T X
+#     G_B' = G_B - eta (M^T X^T R + R^T X M) + eta^2 R^T X G_A X^T R
+# At initialisation M = O(n^-1/2), G_A = I/d + O(n^-1/2), G_B = I_k + O(n^-1/2): the
+# infinite-width limit is the same recursion started from (0, I/d, I_k). Finite networks
+# differ from it only through their initial state, hence by O(n^-1/2).
+
+def linear_state(params: list[jax.Array]) -> dict[str, np.ndarray]:
+    """(M, G_A, G_B) of a one-hidden-layer muP linear network's parameters ``[(d, n), (n, k)]``."""
+    if len(params) != 2:
+        raise ValueError("the exact muP limit is implemented for one hidden layer only")
+    w1, w2 = (np.asarray(p, np.float64) for p in params)
+    d, n = w1.shape
+    a, b = w1 * np.sqrt(n / d), w2 / np.sqrt(n)
+    return {"M": a @ b, "G_A": a @ a.T / n, "G_B": n * b.T @ b}
+
+
+def linear_limit_state(d: int, k: int) -> dict[str, np.ndarray]:
+    """The infinite-width initial state (M = 0, G_A = I/d, G_B = I)."""
+    return {"M": np.zeros((d, k)), "G_A": np.eye(d) / d, "G_B": np.eye(k)}
+
+
+def linear_limit_train(state: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, eta: float,
+                       steps: int, x_test: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Run the closed recursion above (float64) for ``steps`` SGD steps.
+
+    Args:
+        state: from :func:`linear_state` (a finite network) or :func:`linear_limit_state`.
+        x: (N, d) training inputs; y: (N, k) targets; x_test: (m, d) or ``None``.
+
+    Returns:
+        final ``M``, ``G_A``, ``G_B``, ``loss`` (steps + 1,) and, with ``x_test``, ``test``
+        (steps + 1, m, k) outputs ``x_test M`` after each step.
+    """
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    n_pts, d = x.shape
+    m, ga, gb = (np.array(state[k], np.float64) for k in ("M", "G_A", "G_B"))
+    if m.shape != (d, y.shape[1]):
+        raise ValueError(f"state M has shape {m.shape}, expected {(d, y.shape[1])}")
+    losses, outs = [], []
+    for _ in range(steps + 1):
+        r = (x @ m - y) / n_pts
+        losses.append(0.5 * n_pts * float(np.sum(r**2)))
+        if x_test is not None:
+            outs.append(np.asarray(x_test, np.float64) @ m)
+        if len(losses) > steps:
+            break
+        xr = x.T @ r  # (d, k)
+        m, ga, gb = (m - (eta / d) * xr @ gb - eta * ga @ xr + (eta**2 / d) * xr @ m.T @ xr,
+                     ga - (eta / d) * (m @ xr.T + xr @ m.T) + (eta**2 / d**2) * xr @ gb @ xr.T,
+                     gb - eta * (m.T @ xr + xr.T @ m) + eta**2 * xr.T @ ga @ xr)
+    out = {"M": m, "G_A": ga, "G_B": gb, "loss": np.array(losses)}
+    if x_test is not None:
+        out["test"] = np.stack(outs)
+    return out

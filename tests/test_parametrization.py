@@ -66,3 +66,48 @@ def test_mup_output_update_is_order_one_and_sp_blows_up():
     s_sp = pz.fit_slopes(pz.compute_coord_check(pz.named("sp"), WIDTHS, x, y, 0.05)) \
         .set_index("layer").slope["out"]
     assert abs(s_mup) < 0.15 and s_sp > 0.8, (s_mup, s_sp)
+
+
+def _linear_problem(n=12, d=6, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    return x, x @ rng.normal(size=(d, k)) / np.sqrt(d), rng.normal(size=(5, d))
+
+
+def test_linear_recursion_reproduces_the_finite_network_exactly():
+    """The (M, G_A, G_B) recursion started from a finite net's state is that net's training."""
+    x, y, xt = _linear_problem()
+    abc = pz.named("mup", 1)
+    p0 = pz.init(jax.random.PRNGKey(0), abc, x.shape[1], 64, y.shape[1])
+    p1, losses = pz.train(p0, abc, x, y, eta=0.3, steps=20, activation="identity")
+    out_net = np.asarray(pz.forward(p1, abc, xt.astype(np.float32), "identity"))
+    rec = pz.linear_limit_train(pz.linear_state(p0), x, y, 0.3, 20, xt)
+    # the network trains in float32, the recursion runs in float64: agreement to ~1e-6
+    np.testing.assert_allclose(rec["test"][-1], out_net, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(rec["loss"][-1], float(losses[-1]), rtol=1e-5)
+    st = pz.linear_state(p1)
+    for key in ("M", "G_A", "G_B"):
+        np.testing.assert_allclose(rec[key], st[key], rtol=1e-4, atol=1e-6)
+    # a different step count gives visibly different outputs (the check has teeth)
+    other = pz.linear_limit_train(pz.linear_state(p0), x, y, 0.3, 19, xt)["test"][-1]
+    assert np.abs(other - out_net).max() > 1e-3
+
+
+def test_finite_mup_linear_nets_converge_to_the_limit():
+    x, y, xt = _linear_problem()
+    limit = pz.linear_limit_train(pz.linear_limit_state(6, 3), x, y, 0.3, 30, xt)["test"][-1]
+    widths, dists = [64, 256, 1024, 4096], []
+    for width in widths:
+        d = []
+        for seed in range(4):
+            p0 = pz.init(jax.random.PRNGKey(seed), pz.named("mup", 1), 6, width, 3)
+            out = pz.linear_limit_train(pz.linear_state(p0), x, y, 0.3, 30, xt)["test"][-1]
+            d.append(np.linalg.norm(out - limit) / np.linalg.norm(limit))
+        dists.append(np.mean(d))
+    slope = np.polyfit(np.log(widths), np.log(dists), 1)[0]
+    assert -0.7 < slope < -0.3 and dists[-1] < 0.05, (dists, slope)
+    # and the limit learns: the features (G_A) moved, unlike in the kernel regime
+    st = pz.linear_limit_train(pz.linear_limit_state(6, 3), x, y, 0.3, 30)
+    assert np.linalg.norm(st["G_A"] - np.eye(6) / 6) > 0.05
+    with pytest.raises(ValueError, match="one hidden layer"):
+        pz.linear_state([np.ones((2, 2))] * 3)
