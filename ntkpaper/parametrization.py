@@ -305,3 +305,30 @@ def linear_limit_train(state: dict[str, np.ndarray], x: np.ndarray, y: np.ndarra
     if x_test is not None:
         out["test"] = np.stack(outs)
     return out
+
+
+def compute_linear_limit_convergence(x, y, x_test, widths, eta: float, steps: int,
+                                     seeds: int = 2) -> tuple[pd.DataFrame, np.ndarray]:
+    """Train real one-hidden-layer muP linear nets and compare them with the computed limit.
+
+    Args:
+        x: (N, d) training inputs; y: (N, k) targets; x_test: (m, d).
+
+    Returns:
+        ``nets``: width, seed, rel_dist = ``||f_net - f_lim|| / ||f_lim||`` on ``x_test``,
+        final_loss; and the limit's test outputs (m, k).
+    """
+    abc = named("mup", 1)
+    d, k = x.shape[1], y.shape[1]
+    limit = linear_limit_train(linear_limit_state(d, k), x, y, eta, steps, x_test)["test"][-1]
+    rows = []
+    xt = jnp.asarray(x_test, jnp.float32)
+    for width in widths:
+        for seed in range(seeds):
+            p0 = init(jax.random.PRNGKey(seed), abc, d, int(width), k)
+            p1, losses = train(p0, abc, x, y, eta, steps, activation="identity")
+            out = np.asarray(forward(p1, abc, xt, "identity"), np.float64)
+            rows.append({"width": int(width), "seed": seed,
+                         "rel_dist": float(np.linalg.norm(out - limit) / np.linalg.norm(limit)),
+                         "final_loss": float(losses[-1])})
+    return pd.DataFrame(rows), limit

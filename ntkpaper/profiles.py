@@ -51,6 +51,10 @@ _NB02_CPU = dict(
     SWEEP_LOG2_ETAS=[-6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6],
     SWEEP_STEPS=50,
     SEEDS=2,
+    LIMIT_WIDTHS=[64, 256, 1024, 4096],  # one-hidden-layer linear nets vs their computed limit
+    LIMIT_ETA=0.5,
+    LIMIT_STEPS=100,
+    N_TEST=2000,                  # test images for the limit comparison
 )
 
 PROFILES: dict[str, dict[str, dict]] = {
@@ -58,7 +62,8 @@ PROFILES: dict[str, dict[str, dict]] = {
         "cpu": _NB02_CPU,
         "smoke": {**_NB02_CPU, "N_TRAIN": 32, "COORD_WIDTHS": [16, 64], "COORD_N": 16,
                   "FEATURE_WIDTHS": [16, 64], "FEATURE_STEPS": 3, "SWEEP_WIDTHS": [16, 64],
-                  "SWEEP_LOG2_ETAS": [-2, 0, 2], "SWEEP_STEPS": 3, "SEEDS": 1},
+                  "SWEEP_LOG2_ETAS": [-2, 0, 2], "SWEEP_STEPS": 3, "SEEDS": 1,
+                  "LIMIT_WIDTHS": [16, 64], "LIMIT_STEPS": 3, "N_TEST": 100},
         "full": {**_NB02_CPU, "N_TRAIN": 1024, "COORD_WIDTHS": [64, 256, 1024, 4096, 8192],
                  "FEATURE_WIDTHS": [64, 256, 1024, 4096], "FEATURE_STEPS": 200,
                  "SWEEP_WIDTHS": [128, 512, 2048, 8192], "SWEEP_STEPS": 200, "SEEDS": 3},
