@@ -48,6 +48,7 @@ COORD_STEPS = None  # SGD steps of the coordinate check
 FEATURE_WIDTHS = None  # widths for feature movement
 FEATURE_ETA = None  # base learning rate for feature movement
 FEATURE_STEPS = None  # SGD steps for feature movement
+NTK_PROBE = None  # inputs on which the empirical NTK's change is measured
 SWEEP_WIDTHS = None  # widths of the learning-rate sweep
 SWEEP_LOG2_ETAS = None  # log2 of the base learning rates swept
 SWEEP_STEPS = None  # SGD steps per run of the sweep
@@ -105,26 +106,34 @@ coord_slopes.pivot_table(index="parametrization", columns="layer", values="slope
 # ## 2 · Feature learning vs width
 #
 # Relative change of the last hidden representation over `FEATURE_STEPS` steps of training,
-# ||phi(h_T) - phi(h_0)|| / ||phi(h_0)||, for NTP and muP at the same base learning rate.
+# ||phi(h_T) - phi(h_0)|| / ||phi(h_0)||, and of the empirical NTK on `NTK_PROBE` training inputs,
+# ||K_T - K_0|| / ||K_0||, for NTP and muP at the same base learning rate.
 
 # %%
 with run.section("feature_movement"):
     fm = pd.concat([pz.compute_feature_movement(pz.named(nm, P.N_HIDDEN), P.FEATURE_WIDTHS, x, y,
-                                                P.FEATURE_ETA, P.FEATURE_STEPS, P.SEEDS)
+                                                P.FEATURE_ETA, P.FEATURE_STEPS, P.SEEDS,
+                                                ntk_probe=P.NTK_PROBE)
                     for nm in ("ntp", "mup")], ignore_index=True)
-fm_mean = fm.groupby(["parametrization", "width"]).rel_change.mean().reset_index()
-fm_slopes = {nm: float(np.polyfit(np.log(g.width), np.log(g.rel_change), 1)[0])
-             for nm, g in fm_mean.groupby("parametrization")}
-for nm, s in fm_slopes.items():
-    run.ledger.record(f"feature_slope_{nm}", s)
-fig, ax = plt.subplots(figsize=(5, 3.4))
+fm_mean = fm.groupby(["parametrization", "width"])[["rel_change", "ntk_rel_change"]].mean() \
+    .reset_index()
+fm_slopes, ntk_slopes = {}, {}
 for nm, g in fm_mean.groupby("parametrization"):
-    ax.plot(g.width, g.rel_change, "o-", label=f"{nm} (slope {fm_slopes[nm]:.2f})")
-ax.set(xscale="log", yscale="log", xlabel="width", ylabel="relative change of phi(h^L)",
-       title=f"Feature movement, {P.FEATURE_STEPS} steps: {run.caption(DATA)}")
-ax.legend()
+    fm_slopes[nm] = float(np.polyfit(np.log(g.width), np.log(g.rel_change), 1)[0])
+    ntk_slopes[nm] = float(np.polyfit(np.log(g.width), np.log(g.ntk_rel_change), 1)[0])
+    run.ledger.record(f"feature_slope_{nm}", fm_slopes[nm])
+    run.ledger.record(f"ntk_change_slope_{nm}", ntk_slopes[nm])
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+for nm, g in fm_mean.groupby("parametrization"):
+    axes[0].plot(g.width, g.rel_change, "o-", label=f"{nm} (slope {fm_slopes[nm]:.2f})")
+    axes[1].plot(g.width, g.ntk_rel_change, "o-", label=f"{nm} (slope {ntk_slopes[nm]:.2f})")
+for ax, what in zip(axes, ["relative change of phi(h^L)", "relative change of empirical NTK"]):
+    ax.set(xscale="log", yscale="log", xlabel="width", ylabel=what,
+           title=f"{P.FEATURE_STEPS} steps: {run.caption(DATA)}")
+    ax.legend()
 run.savefig(fig, "feature_movement_vs_width")
-fm_mean.pivot_table(index="width", columns="parametrization", values="rel_change").round(4)
+fm_mean.pivot_table(index="width", columns="parametrization",
+                    values=["rel_change", "ntk_rel_change"]).round(4)
 
 # %% [markdown]
 # ## 3 · Learning-rate transfer
@@ -217,6 +226,11 @@ L.claim("features_ntp", "NTP: hidden features move like width^-1/2 (kernel regim
         -0.75 <= fm_slopes["ntp"] <= -0.25)
 L.claim("features_mup", "muP: hidden features keep moving as width grows (feature learning)",
         f"slope {fm_slopes['mup']:.2f}", "slope > -0.15", fm_slopes["mup"] > -0.15)
+L.claim("ntk_frozen_ntp", "NTP: the empirical NTK freezes as width grows",
+        f"slope {ntk_slopes['ntp']:.2f} (theory: -1/2 asymptotically)", "slope <= -0.25",
+        ntk_slopes["ntp"] <= -0.25)
+L.claim("ntk_moves_mup", "muP: the empirical NTK keeps changing as width grows",
+        f"slope {ntk_slopes['mup']:.2f}", "slope > -0.15", ntk_slopes["mup"] > -0.15)
 b = best.set_index(["parametrization", "width"]).eta
 w_lo, w_hi = min(P.SWEEP_WIDTHS), max(P.SWEEP_WIDTHS)
 shift = {nm: float(np.log2(b[(nm, w_hi)] / b[(nm, w_lo)])) for nm in ("sp", "mup")}

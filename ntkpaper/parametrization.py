@@ -195,15 +195,24 @@ def train(params, abc: ABC, x, y, eta: float, steps: int, activation: str = "rel
 
 
 def compute_feature_movement(abc: ABC, widths, x, y, eta: float, steps: int, seeds: int = 2,
-                             activation: str = "relu") -> pd.DataFrame:
-    """How much the last hidden representation moves during training, vs width.
+                             activation: str = "relu", ntk_probe: int = 0) -> pd.DataFrame:
+    """How much the last hidden representation (and the empirical NTK) move in training, vs width.
 
     ``rel_change = ||phi(h^L_T) - phi(h^L_0)||_F / ||phi(h^L_0)||_F`` over the training inputs
     (N, d); a kernel-regime parametrization gives ~ width^-1/2, a feature-learning one ~ width^0.
+    With ``ntk_probe > 0`` also ``ntk_rel_change = ||K_T - K_0||_F / ||K_0||_F`` of the
+    empirical NTK on the first ``ntk_probe`` training inputs (neural-tangents, implementation 2).
 
     Returns:
-        parametrization, width, seed, rel_change, final_loss.
+        parametrization, width, seed, rel_change, final_loss[, ntk_rel_change].
     """
+    from ntkpaper import kernels
+
+    def entk(p):
+        f = lambda params, inputs: forward(params, abc, inputs, activation)
+        return kernels.empirical_ntk(f, p, np.asarray(x[:ntk_probe], np.float32),
+                                     implementation=2)
+
     phi = _ACT[activation]
     rows = []
     xj = jnp.asarray(x, jnp.float32)
@@ -213,9 +222,13 @@ def compute_feature_movement(abc: ABC, widths, x, y, eta: float, steps: int, see
             p1, losses = train(p0, abc, x, y, eta, steps, activation)
             a0 = phi(forward(p0, abc, xj, activation, return_hidden=True)[1][-1])
             a1 = phi(forward(p1, abc, xj, activation, return_hidden=True)[1][-1])
-            rows.append({"parametrization": abc.name, "width": int(width), "seed": seed,
-                         "rel_change": float(jnp.linalg.norm(a1 - a0) / jnp.linalg.norm(a0)),
-                         "final_loss": float(losses[-1])})
+            row = {"parametrization": abc.name, "width": int(width), "seed": seed,
+                   "rel_change": float(jnp.linalg.norm(a1 - a0) / jnp.linalg.norm(a0)),
+                   "final_loss": float(losses[-1])}
+            if ntk_probe:
+                k0, k1 = entk(p0), entk(p1)
+                row["ntk_rel_change"] = float(np.linalg.norm(k1 - k0) / np.linalg.norm(k0))
+            rows.append(row)
     return pd.DataFrame(rows)
 
 

@@ -47,6 +47,7 @@ _NB02_CPU = dict(
     FEATURE_WIDTHS=[64, 256, 1024],
     FEATURE_ETA=0.5,
     FEATURE_STEPS=50,
+    NTK_PROBE=32,                 # inputs on which the empirical NTK's change is measured
     SWEEP_WIDTHS=[64, 256, 1024],
     SWEEP_LOG2_ETAS=[-6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6],
     SWEEP_STEPS=50,
@@ -61,7 +62,8 @@ PROFILES: dict[str, dict[str, dict]] = {
     "02_mup_feature_learning": {
         "cpu": _NB02_CPU,
         "smoke": {**_NB02_CPU, "N_TRAIN": 32, "COORD_WIDTHS": [16, 64], "COORD_N": 16,
-                  "FEATURE_WIDTHS": [16, 64], "FEATURE_STEPS": 3, "SWEEP_WIDTHS": [16, 64],
+                  "FEATURE_WIDTHS": [16, 64], "FEATURE_STEPS": 3, "NTK_PROBE": 8,
+                  "SWEEP_WIDTHS": [16, 64],
                   "SWEEP_LOG2_ETAS": [-2, 0, 2], "SWEEP_STEPS": 3, "SEEDS": 1,
                   "LIMIT_WIDTHS": [16, 64], "LIMIT_STEPS": 3, "N_TEST": 100},
         "full": {**_NB02_CPU, "N_TRAIN": 1024, "COORD_WIDTHS": [64, 256, 1024, 4096, 8192],
