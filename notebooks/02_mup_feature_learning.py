@@ -66,6 +66,7 @@ import seaborn as sns
 
 from ntkpaper import data, session
 from ntkpaper import parametrization as pz
+from ntkpaper.scaling import fit_power_law
 
 NOTEBOOK = "02_mup_feature_learning"
 run = session.start(NOTEBOOK, PROFILE, SEED, namespace=globals())
@@ -119,8 +120,8 @@ fm_mean = fm.groupby(["parametrization", "width"])[["rel_change", "ntk_rel_chang
     .reset_index()
 fm_slopes, ntk_slopes = {}, {}
 for nm, g in fm_mean.groupby("parametrization"):
-    fm_slopes[nm] = float(np.polyfit(np.log(g.width), np.log(g.rel_change), 1)[0])
-    ntk_slopes[nm] = float(np.polyfit(np.log(g.width), np.log(g.ntk_rel_change), 1)[0])
+    fm_slopes[nm] = fit_power_law(g.width, g.rel_change)[0]
+    ntk_slopes[nm] = fit_power_law(g.width, g.ntk_rel_change)[0]
     run.ledger.record(f"feature_slope_{nm}", fm_slopes[nm])
     run.ledger.record(f"ntk_change_slope_{nm}", ntk_slopes[nm])
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
@@ -190,7 +191,7 @@ with run.section("linear_limit"):
         P.LIMIT_ETA * P.LIMIT_STEPS)
     gp_pred = kernels.kernel_regression(k_tr["nngp"], k_te["nngp"], y, 1e-4)
 lin_mean = lin.groupby("width").rel_dist.mean()
-lin_slope = float(np.polyfit(np.log(lin_mean.index), np.log(lin_mean.values), 1)[0])
+lin_slope = fit_power_law(lin_mean.index, lin_mean.values)[0]
 feature_move = float(np.linalg.norm(lim_state["G_A"] - np.eye(x.shape[1]) / x.shape[1])
                      / np.linalg.norm(np.eye(x.shape[1]) / x.shape[1]))
 limit_acc = {"muP limit": data.accuracy(lin_limit, test_ds.y),

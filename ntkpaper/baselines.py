@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ntkpaper import architectures, cache, data, kernels, training
+from ntkpaper.scaling import fit_power_law  # noqa: F401  (re-exported for notebook 01)
 
 KINDS = ("nngp", "ntk")
 
@@ -318,10 +319,3 @@ def compute_finite_vs_infinite(name: str, n_train: int, n_test: int, widths, ens
                                  "rel_dist": float(np.linalg.norm(fm - lim) / np.linalg.norm(lim)),
                                  "final_train_loss": float(out["train_loss"][-1].mean())})
     return pd.DataFrame(rows), pd.DataFrame(lim_rows)
-
-
-def fit_power_law(x, y) -> tuple[float, float]:
-    """Least-squares fit of ``log y = a log x + b``; returns (slope a, prefactor e^b)."""
-    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
-    a, b = np.polyfit(lx, ly, 1)
-    return float(a), float(np.exp(b))

@@ -35,6 +35,8 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from ntkpaper.scaling import fit_power_law
+
 
 @dataclass(frozen=True)
 class ABC:
@@ -127,16 +129,6 @@ def mse(params, abc, x, y, activation="relu"):
     return 0.5 * jnp.mean(jnp.sum((forward(params, abc, x, activation) - y) ** 2, axis=-1))
 
 
-def sgd_steps(params, abc: ABC, x, y, eta: float, steps: int, activation: str = "relu"):
-    """``steps`` full-batch SGD steps on :func:`mse`; returns the new params."""
-    lr = learning_rate(abc, eta, params[0].shape[1])
-    grad = jax.jit(jax.grad(mse), static_argnums=(1, 4))
-    for _ in range(steps):
-        g = grad(params, abc, x, y, activation)
-        params = [p - lr * gp for p, gp in zip(params, g)]
-    return params
-
-
 def compute_coord_check(abc: ABC, widths, x: np.ndarray, y: np.ndarray, eta: float,
                         steps: int = 1, seeds: int = 3, activation: str = "relu"
                         ) -> pd.DataFrame:
@@ -152,7 +144,7 @@ def compute_coord_check(abc: ABC, widths, x: np.ndarray, y: np.ndarray, eta: flo
         for seed in range(seeds):
             p0 = init(jax.random.PRNGKey(seed), abc, x.shape[1], int(width), y.shape[1])
             out0, hid0 = forward(p0, abc, x, activation, return_hidden=True)
-            p1 = sgd_steps(p0, abc, x, y, eta, steps, activation)
+            p1 = train(p0, abc, x, y, eta, steps, activation)[0]
             out1, hid1 = forward(p1, abc, x, activation, return_hidden=True)
             layers = [(str(i + 1), h0, h1) for i, (h0, h1) in enumerate(zip(hid0, hid1))]
             for layer, h0, h1 in layers + [("out", out0, out1)]:
@@ -167,9 +159,8 @@ def fit_slopes(df: pd.DataFrame, value: str = "dh") -> pd.DataFrame:
     out = []
     for (name, layer), g in df.groupby(["parametrization", "layer"]):
         m = g.groupby("width")[value].mean()
-        slope = np.polyfit(np.log(m.index.to_numpy(float)), np.log(m.to_numpy()), 1)[0]
         out.append({"parametrization": name, "layer": layer, "value": value,
-                    "slope": float(slope)})
+                    "slope": fit_power_law(m.index, m.to_numpy())[0]})
     return pd.DataFrame(out)
 
 

@@ -28,11 +28,6 @@ def init_ensemble(init_fn, key: jax.Array, size: int, input_shape: tuple[int, ..
     return jax.vmap(lambda k: init_fn(k, input_shape)[1])(keys)
 
 
-def mse_loss(apply_fn, params, x, y):
-    """``1/(2n) sum_i ||f(x_i) - y_i||^2`` for one network."""
-    return 0.5 * jnp.mean(jnp.sum((apply_fn(params, x) - y) ** 2, axis=-1))
-
-
 def train_mse_ensemble(apply_fn, params, x_train: np.ndarray, y_train: np.ndarray,
                        x_test: np.ndarray, learning_rate: float, record_steps: Sequence[int],
                        optimizer: optax.GradientTransformation | None = None,

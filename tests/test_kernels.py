@@ -209,3 +209,15 @@ def test_cnn_vec_kernel_shape_and_symmetry():
     assert k["ntk"].shape == (3, 3)
     np.testing.assert_allclose(k["ntk"], k["ntk"].T, rtol=1e-10)
     assert np.all(np.linalg.eigvalsh(k["nngp"]) > 0)
+
+
+def test_fit_power_law_recovers_exponent_and_rejects_bad_input():
+    from ntkpaper.scaling import fit_power_law
+
+    w = np.array([64, 256, 1024, 4096])
+    a, c = fit_power_law(w, 3.0 * w**-0.5)
+    assert a == pytest.approx(-0.5) and c == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="positive"):
+        fit_power_law(w, [1.0, 0.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="two or more"):
+        fit_power_law([1.0], [1.0])
