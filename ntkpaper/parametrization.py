@@ -23,16 +23,23 @@ After one SGD step, the coordinates of the last hidden pre-activation change by
 ``Theta(n^{1/2})`` in SP with c=0 (blow-up), ``Theta(n^{-1/2})`` in NTP and in SP with c=1 (no
 feature learning) and ``Theta(1)`` in muP (maximal feature learning); tests check these slopes.
 
+Adam (an extension beyond TP4): its step ignores the gradient's scale, so muP needs per-layer
+learning rates, ``ABC.c_adam`` (derived in :func:`learning_rates`; TP5 Table 3). SP with one global
+Adam rate has hidden updates ~ n and output updates ~ n^3/2 (tested).
+
 Shapes: ``x`` (N, d); params are a list of arrays ``[(d, n), (n, n) x (L-1), (n, k)]``.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pandas as pd
 
 from ntkpaper.scaling import fit_power_law
@@ -46,6 +53,7 @@ class ABC:
     a: tuple[float, ...]
     b: tuple[float, ...]
     c: float
+    c_adam: tuple[float, ...] | None = None  # per-layer Adam lr exponents; None: c everywhere
 
     @property
     def n_hidden(self) -> int:
@@ -70,7 +78,8 @@ def named(name: str, n_hidden: int = 2) -> ABC:
     if name == "ntp":
         return ABC(name, (0.0,) + (0.5,) * L, (0.0,) * (L + 1), 0.0)
     if name == "mup":
-        return ABC(name, (-0.5,) + (0.0,) * (L - 1) + (0.5,), (0.5,) * (L + 1), 0.0)
+        a = (-0.5,) + (0.0,) * (L - 1) + (0.5,)
+        return ABC(name, a, (0.5,) * (L + 1), 0.0, c_adam=_adam_exponents(a))
     if name == "mfp":
         if L != 1:
             raise ValueError("the mean-field parametrization 'mfp' is defined for one hidden "
@@ -80,12 +89,31 @@ def named(name: str, n_hidden: int = 2) -> ABC:
                      "with custom(a, b, c)")
 
 
-def custom(a, b, c: float, name: str = "custom") -> ABC:
-    """Any abc-parametrization; ``a`` and ``b`` need one entry per weight matrix (L + 1)."""
+def custom(a, b, c: float, name: str = "custom", c_adam=None) -> ABC:
+    """Any abc-parametrization; ``a`` and ``b`` (and ``c_adam``) need one entry per weight matrix.
+
+    ``c_adam="maximal"`` derives the per-layer Adam exponents that give every layer a Theta(1)
+    update (see :func:`learning_rates`); ``None`` uses ``c`` for every layer under Adam too.
+    """
     a, b = tuple(float(v) for v in a), tuple(float(v) for v in b)
     if len(a) != len(b) or len(a) < 2:
         raise ValueError(f"a and b need the same length L + 1 >= 2, got {len(a)} and {len(b)}")
-    return ABC(name, a, b, float(c))
+    if isinstance(c_adam, str):
+        if c_adam != "maximal":
+            raise ValueError(f"c_adam must be None, 'maximal' or one exponent per layer; "
+                             f"got {c_adam!r}")
+        c_adam = _adam_exponents(a)
+    elif c_adam is not None:
+        c_adam = tuple(float(v) for v in c_adam)
+        if len(c_adam) != len(a):
+            raise ValueError(f"c_adam needs one exponent per weight matrix ({len(a)}), "
+                             f"got {len(c_adam)}")
+    return ABC(name, a, b, float(c), c_adam)
+
+
+def _adam_exponents(a: tuple[float, ...]) -> tuple[float, ...]:
+    """Adam lr exponents ``c_l = [l > 1] - a_l`` (derivation in :func:`learning_rates`)."""
+    return tuple((0.0 if i == 0 else 1.0) - ai for i, ai in enumerate(a))
 
 
 def init(key: jax.Array, abc: ABC, d_in: int, width: int, d_out: int) -> list[jax.Array]:
@@ -101,6 +129,23 @@ def init(key: jax.Array, abc: ABC, d_in: int, width: int, d_out: int) -> list[ja
 _ACT = {"relu": jax.nn.relu, "tanh": jnp.tanh, "identity": lambda z: z}
 
 
+def multipliers(abc: ABC, width: int, d_in: int) -> np.ndarray:
+    """(L + 1,) layer multipliers ``n^{-a_l}``, the first also divided by ``sqrt(d_in)``."""
+    m = np.asarray([width ** (-a) for a in abc.a], np.float32)
+    m[0] /= np.sqrt(d_in)
+    return m
+
+
+def _forward(params, mults, x, phi):
+    """Forward pass with (possibly traced) multipliers: one compilation serves every abc."""
+    h = (x @ params[0]) * mults[0]
+    hidden = [h]
+    for i, w in enumerate(params[1:-1], start=1):
+        h = (phi(h) @ w) * mults[i]
+        hidden.append(h)
+    return (phi(h) @ params[-1]) * mults[-1], hidden
+
+
 def forward(params: list[jax.Array], abc: ABC, x: jax.Array, activation: str = "relu",
             return_hidden: bool = False):
     """Network output (N, k); with ``return_hidden`` also the pre-activations ``[h^1..h^L]``."""
@@ -108,20 +153,35 @@ def forward(params: list[jax.Array], abc: ABC, x: jax.Array, activation: str = "
         raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(_ACT)}")
     if len(params) != len(abc.a):
         raise ValueError(f"{abc.name} has {len(abc.a)} layers but params has {len(params)}")
-    phi = _ACT[activation]
-    width = params[0].shape[1]
-    h = (x @ params[0]) * (width ** (-abc.a[0]) / np.sqrt(x.shape[-1]))
-    hidden = [h]
-    for w, a in zip(params[1:-1], abc.a[1:-1]):
-        h = (phi(h) @ w) * width ** (-a)
-        hidden.append(h)
-    out = (phi(h) @ params[-1]) * width ** (-abc.a[-1])
+    out, hidden = _forward(params, multipliers(abc, params[0].shape[1], x.shape[-1]), x,
+                           _ACT[activation])
     return (out, hidden) if return_hidden else out
+
+
+OPTIMIZERS = ("sgd", "adam")
 
 
 def learning_rate(abc: ABC, eta: float, width: int) -> float:
     """The SGD learning rate ``eta * width^{-c}``."""
     return float(eta * width ** (-abc.c))
+
+
+def learning_rates(abc: ABC, eta: float, width: int, optimizer: str = "sgd") -> list[float]:
+    """Per-layer learning rates, one per weight matrix.
+
+    SGD (TP4): ``eta * n^{-c}`` for every layer. Adam (a documented extension; TP5, Yang et al.
+    2022, Table 3, and TP IVb for its limit): Adam's update of each entry of ``w^l`` is
+    ``~ lr_l`` whatever the gradient's scale, and it is correlated with the layer's input, so
+    the layer's output moves by ``n^{-a_l} lr_l fan_in_l``. Asking for Theta(1) with
+    ``fan_in = d`` (fixed) for the input layer and ``n`` otherwise gives
+    ``lr_l = eta * n^{-c_l}``, ``c_l = [l > 1] - a_l``: for muP ``(1/2, 1, ..., 1, 1/2)``
+    (``ABC.c_adam``). Parametrizations without ``c_adam`` use one global ``eta * n^{-c}``, as
+    SP is used in practice (its hidden updates then grow like ``n``).
+    """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {OPTIMIZERS}")
+    exps = abc.c_adam if (optimizer == "adam" and abc.c_adam is not None) else (abc.c,) * len(abc.a)
+    return [float(eta * width ** (-c)) for c in exps]
 
 
 def mse(params, abc, x, y, activation="relu"):
@@ -130,9 +190,9 @@ def mse(params, abc, x, y, activation="relu"):
 
 
 def compute_coord_check(abc: ABC, widths, x: np.ndarray, y: np.ndarray, eta: float,
-                        steps: int = 1, seeds: int = 3, activation: str = "relu"
-                        ) -> pd.DataFrame:
-    """Coordinate sizes at initialisation and after ``steps`` SGD steps, per layer and width.
+                        steps: int = 1, seeds: int = 3, activation: str = "relu",
+                        optimizer: str = "sgd") -> pd.DataFrame:
+    """Coordinate sizes at initialisation and after ``steps`` steps, per layer and width.
 
     Returns:
         Tidy frame: parametrization, width, seed, layer (1..L, and ``"out"``), h0 (mean |h_0|),
@@ -144,12 +204,13 @@ def compute_coord_check(abc: ABC, widths, x: np.ndarray, y: np.ndarray, eta: flo
         for seed in range(seeds):
             p0 = init(jax.random.PRNGKey(seed), abc, x.shape[1], int(width), y.shape[1])
             out0, hid0 = forward(p0, abc, x, activation, return_hidden=True)
-            p1 = train(p0, abc, x, y, eta, steps, activation)[0]
+            p1 = train(p0, abc, x, y, eta, steps, activation, optimizer)[0]
             out1, hid1 = forward(p1, abc, x, activation, return_hidden=True)
             layers = [(str(i + 1), h0, h1) for i, (h0, h1) in enumerate(zip(hid0, hid1))]
             for layer, h0, h1 in layers + [("out", out0, out1)]:
-                rows.append({"parametrization": abc.name, "width": int(width), "seed": seed,
-                             "layer": layer, "h0": float(jnp.mean(jnp.abs(h0))),
+                rows.append({"parametrization": abc.name, "optimizer": optimizer,
+                             "width": int(width), "seed": seed, "layer": layer,
+                             "h0": float(jnp.mean(jnp.abs(h0))),
                              "dh": float(jnp.mean(jnp.abs(h1 - h0)))})
     return pd.DataFrame(rows)
 
@@ -164,25 +225,65 @@ def fit_slopes(df: pd.DataFrame, value: str = "dh") -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def train(params, abc: ABC, x, y, eta: float, steps: int, activation: str = "relu"):
-    """``steps`` full-batch SGD steps in one jitted ``lax.scan``.
+def optimizer(abc: ABC, eta: float, width: int, kind: str = "sgd",
+              schedule: Callable[[int], float] | None = None) -> optax.GradientTransformation:
+    """An optax optimizer with this parametrization's per-layer learning rates.
 
-    Returns:
-        (params after training, losses (steps + 1,) with the loss before each step and at the end).
+    ``kind`` is "sgd" or "adam" (rates from :func:`learning_rates`); ``schedule`` (step ->
+    multiplier, e.g. ``optax.piecewise_constant_schedule``) scales every layer's rate. For
+    :func:`ntkpaper.training.fit` with params ``[(d, n), ..., (n, k)]``.
     """
-    lr = learning_rate(abc, eta, params[0].shape[1])
+    lrs = learning_rates(abc, eta, width, kind)
+    parts = [optax.scale_by_adam()] if kind == "adam" else []
+    if schedule is not None:
+        parts.append(optax.scale_by_schedule(schedule))
+    labels = [str(i) for i in range(len(lrs))]
+    parts.append(optax.multi_transform({lab: optax.scale(-lr) for lab, lr in zip(labels, lrs)},
+                                       labels))
+    return optax.chain(*parts)
+
+
+@functools.lru_cache(maxsize=32)
+def _trainer(n_layers: int, activation: str, steps: int, optimizer: str):
+    """Jitted ``(params, mults, x, y, lrs) -> (params, losses)``. The multipliers ``mults`` and
+    learning rates ``lrs`` (both (L + 1,)) are traced, so one compilation per shape serves every
+    parametrization and learning rate. (Mapping over learning rates with vmap instead compiles
+    4-6x slower on CPU and runs no faster at the widths used here.)"""
+    tx = optax.scale_by_adam() if optimizer == "adam" else optax.identity()
+    phi = _ACT[activation]
+
+    def loss_fn(p, mults, x, y):
+        return 0.5 * jnp.mean(jnp.sum((_forward(p, mults, x, phi)[0] - y) ** 2, axis=-1))
+
+    def run(p, mults, x, y, lrs):
+        def step(carry, _):
+            p, state = carry
+            loss, g = jax.value_and_grad(loss_fn)(p, mults, x, y)
+            u, state = tx.update(g, state, p)
+            return ([w - lrs[i] * ui for i, (w, ui) in enumerate(zip(p, u))], state), loss
+
+        (p, _), losses = jax.lax.scan(step, (p, tx.init(p)), None, length=steps)
+        return p, jnp.append(losses, loss_fn(p, mults, x, y))
+
+    return jax.jit(run)
+
+
+def train(params, abc: ABC, x, y, eta: float, steps: int, activation: str = "relu",
+          optimizer: str = "sgd"):
+    """``steps`` full-batch steps of SGD or Adam (optax) on :func:`mse` in one jitted scan.
+
+    Learning rates per layer from :func:`learning_rates`. Returns (params after training,
+    losses (steps + 1,) with the loss before each step and at the end).
+    """
+    if activation not in _ACT:
+        raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(_ACT)}")
+    if len(params) != len(abc.a):
+        raise ValueError(f"{abc.name} has {len(abc.a)} layers but params has {len(params)}")
+    width = params[0].shape[1]
+    lrs = jnp.asarray(learning_rates(abc, eta, width, optimizer), jnp.float32)
     x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
-
-    @jax.jit
-    def run(p):
-        def step(p, _):
-            loss, g = jax.value_and_grad(mse)(p, abc, x, y, activation)
-            return [w - lr * gw for w, gw in zip(p, g)], loss
-
-        p, losses = jax.lax.scan(step, p, None, length=steps)
-        return p, jnp.append(losses, mse(p, abc, x, y, activation))
-
-    return run(params)
+    mults = jnp.asarray(multipliers(abc, width, x.shape[1]))
+    return _trainer(len(params), activation, int(steps), optimizer)(params, mults, x, y, lrs)
 
 
 def compute_feature_movement(abc: ABC, widths, x, y, eta: float, steps: int, seeds: int = 2,
@@ -224,24 +325,28 @@ def compute_feature_movement(abc: ABC, widths, x, y, eta: float, steps: int, see
 
 
 def compute_lr_sweep(abc: ABC, widths, etas, x, y, steps: int, seeds: int = 1,
-                     activation: str = "relu") -> pd.DataFrame:
-    """Training loss after ``steps`` SGD steps for each base learning rate ``eta`` and width.
+                     activation: str = "relu", optimizer: str = "sgd") -> pd.DataFrame:
+    """Training loss after ``steps`` steps for each base learning rate ``eta`` and width.
 
-    A diverged run (non-finite or larger than 10x its initial loss) is recorded as NaN.
+    All ``etas`` of one (width, seed) start from the same initialisation (and every run of one
+    width shares one compilation). A diverged run (non-finite or larger than 10x its initial
+    loss) is recorded as NaN.
 
     Returns:
-        parametrization, width, eta, seed, loss.
+        parametrization, optimizer, width, eta, seed, loss.
     """
     rows = []
+    xj, yj = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
     for width in widths:
         for seed in range(seeds):
             p0 = init(jax.random.PRNGKey(seed), abc, x.shape[1], int(width), y.shape[1])
             for eta in etas:
-                _, losses = train(p0, abc, x, y, float(eta), steps, activation)
-                final = float(losses[-1])
-                ok = np.isfinite(final) and final < 10 * float(losses[0])
-                rows.append({"parametrization": abc.name, "width": int(width), "eta": float(eta),
-                             "seed": seed, "loss": final if ok else float("nan")})
+                ls = np.asarray(train(p0, abc, xj, yj, float(eta), steps, activation,
+                                      optimizer)[1])
+                ok = np.isfinite(ls[-1]) and ls[-1] < 10 * ls[0]
+                rows.append({"parametrization": abc.name, "optimizer": optimizer,
+                             "width": int(width), "eta": float(eta), "seed": seed,
+                             "loss": float(ls[-1]) if ok else float("nan")})
     return pd.DataFrame(rows)
 
 
@@ -336,3 +441,72 @@ def compute_linear_limit_convergence(x, y, x_test, widths, eta: float, steps: in
                          "rel_dist": float(np.linalg.norm(out - limit) / np.linalg.norm(limit)),
                          "final_loss": float(losses[-1])})
     return pd.DataFrame(rows), limit
+
+
+# ---------------------------------------------------------------------------------------------
+# One-hidden-layer ReLU networks: what can and cannot be computed at infinite width
+#
+# The kernel limits are exact and cheap: an NTP network trained by SGD with learning rate eta for
+# T steps tends (after centring, g = f - f_0, which removes the random initial function) to NTK
+# gradient flow for time t = eta T, and the NNGP posterior mean is its Bayesian counterpart.
+# The muP limit of a ReLU network is a mean-field (McKean-Vlasov) dynamics: each hidden unit
+# carries a Gaussian state (its pre-activations on all N training and test inputs and its readout
+# weight) that evolves through expectations over all units. Unlike the linear case above, these
+# expectations do not close on finitely many matrices, and a Monte Carlo estimate of them with M
+# particles is a width-M network again. So we do not claim to compute it: we measure how fast
+# finite muP networks agree with a much wider one (a Cauchy test of convergence) and how far
+# they stay from the kernel limits.
+
+def compute_relu_limits(x, y, x_test, widths, eta: float, steps: int, seeds: int = 2,
+                        ref_width: int = 16384, labels_test=None) -> pd.DataFrame:
+    """One-hidden-layer ReLU nets in NTP (centred) and muP vs the NTK limit and a very wide net.
+
+    Args:
+        x: (N, d) training inputs; y: (N, k) targets; x_test: (m, d); labels_test: (m,) or None.
+        ref_width: width of the reference muP network (seed 10_000, not one of ``seeds``).
+
+    Returns:
+        Rows per parametrization ("ntp" centred, "mup"), width, seed: ``dist_ntk`` and
+        ``dist_ref`` (``||f - f_ref|| / ||f_ref||`` on ``x_test`` against the NTK gradient-flow
+        prediction at t = eta * steps and against the reference muP net), ``acc`` with labels;
+        plus rows with width ``inf`` for "ntk limit" and "nngp limit" (``dist_ntk``, ``acc``).
+    """
+    from ntkpaper import architectures, kernels
+
+    x, y, x_test = (np.asarray(a, np.float32) for a in (x, y, x_test))
+    kfn = architectures.fc(1, W_std=1.0, b_std=0.0, activation="relu")[2]
+    k_tr, k_te = kernels.analytic_kernels(kfn, x), kernels.analytic_kernels(kfn, x_test, x)
+    ntk_pred = kernels.EigenSolver(k_tr["ntk"], k_te["ntk"], y).gradient_flow(eta * steps)
+    gp_pred = kernels.kernel_regression(k_tr["nngp"], k_te["nngp"], y, 1e-4)
+    xj, xt = jnp.asarray(x), jnp.asarray(x_test)
+
+    def trained(name: str, width: int, seed: int) -> np.ndarray:
+        abc = named(name, 1)
+        p0 = init(jax.random.PRNGKey(seed), abc, x.shape[1], int(width), y.shape[1])
+        if name == "ntp":  # centred: train f on y + f0, predict f - f0
+            f0_tr = np.asarray(forward(p0, abc, xj))
+            p1 = train(p0, abc, x, y + f0_tr, eta, steps)[0]
+            return np.asarray(forward(p1, abc, xt) - forward(p0, abc, xt), np.float64)
+        p1 = train(p0, abc, x, y, eta, steps)[0]
+        return np.asarray(forward(p1, abc, xt), np.float64)
+
+    def rel(a, b):
+        return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+    ref = trained("mup", ref_width, 10_000)
+    rows = []
+    for name in ("ntp", "mup"):
+        for width in widths:
+            for seed in range(seeds):
+                out = trained(name, int(width), seed)
+                rows.append({"parametrization": name, "width": float(width), "seed": seed,
+                             "dist_ntk": rel(out, ntk_pred), "dist_ref": rel(out, ref)})
+                if labels_test is not None:
+                    rows[-1]["acc"] = float(np.mean(out.argmax(1) == np.asarray(labels_test)))
+    for name, pred in (("ntk limit", ntk_pred), ("nngp limit", gp_pred), ("mup ref", ref)):
+        rows.append({"parametrization": name, "width": np.inf if "limit" in name
+                     else float(ref_width), "seed": 0, "dist_ntk": rel(pred, ntk_pred),
+                     "dist_ref": rel(pred, ref)})
+        if labels_test is not None:
+            rows[-1]["acc"] = float(np.mean(pred.argmax(1) == np.asarray(labels_test)))
+    return pd.DataFrame(rows)

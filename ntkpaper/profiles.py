@@ -49,13 +49,18 @@ _NB02_CPU = dict(
     FEATURE_STEPS=50,
     NTK_PROBE=32,                 # inputs on which the empirical NTK's change is measured
     SWEEP_WIDTHS=[64, 256, 1024],
-    SWEEP_LOG2_ETAS=[-6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6],
+    # log2 of the base learning rates per parametrization: each grid brackets its optimum at every
+    # width (the notebook flags an optimum on a grid edge as a bound, not a value)
+    SWEEP_LOG2_ETAS={"sp": list(range(-10, 5)), "mup": list(range(-4, 7))},
+    ADAM_LOG2_ETAS={"sp": list(range(-14, -1)), "mup": list(range(-8, 3))},
     SWEEP_STEPS=50,
     SEEDS=2,
     LIMIT_WIDTHS=[64, 256, 1024, 4096],  # one-hidden-layer linear nets vs their computed limit
     LIMIT_ETA=0.5,
     LIMIT_STEPS=100,
-    N_TEST=2000,                  # test images for the limit comparison
+    N_TEST=2000,                  # test images for the limit comparisons
+    RELU_WIDTHS=[64, 256, 1024, 4096],  # one-hidden-layer ReLU nets vs the kernel limits
+    RELU_REF_WIDTH=16384,         # the widest muP ReLU net, stand-in for its (uncomputed) limit
 )
 
 PROFILES: dict[str, dict[str, dict]] = {
@@ -64,11 +69,15 @@ PROFILES: dict[str, dict[str, dict]] = {
         "smoke": {**_NB02_CPU, "N_TRAIN": 32, "COORD_WIDTHS": [16, 64], "COORD_N": 16,
                   "FEATURE_WIDTHS": [16, 64], "FEATURE_STEPS": 3, "NTK_PROBE": 8,
                   "SWEEP_WIDTHS": [16, 64],
-                  "SWEEP_LOG2_ETAS": [-2, 0, 2], "SWEEP_STEPS": 3, "SEEDS": 1,
-                  "LIMIT_WIDTHS": [16, 64], "LIMIT_STEPS": 3, "N_TEST": 100},
+                  "SWEEP_LOG2_ETAS": {"sp": [-2, 0, 2], "mup": [-2, 0, 2]},
+                  "ADAM_LOG2_ETAS": {"sp": [-6, -4, -2], "mup": [-4, -2, 0]},
+                  "SWEEP_STEPS": 3, "SEEDS": 1,
+                  "LIMIT_WIDTHS": [16, 64], "LIMIT_STEPS": 3, "N_TEST": 100,
+                  "RELU_WIDTHS": [16, 64], "RELU_REF_WIDTH": 256},
         "full": {**_NB02_CPU, "N_TRAIN": 1024, "COORD_WIDTHS": [64, 256, 1024, 4096, 8192],
                  "FEATURE_WIDTHS": [64, 256, 1024, 4096], "FEATURE_STEPS": 200,
-                 "SWEEP_WIDTHS": [128, 512, 2048, 8192], "SWEEP_STEPS": 200, "SEEDS": 3},
+                 "SWEEP_WIDTHS": [128, 512, 2048, 8192], "SWEEP_STEPS": 200, "SEEDS": 3,
+                 "RELU_WIDTHS": [64, 256, 1024, 4096, 16384], "RELU_REF_WIDTH": 65536},
     },
     "01_infinite_width_baselines": {
         "cpu": _NB01_CPU,

@@ -17,7 +17,8 @@ def _data(n=8, d=16, k=4, seed=0):
 
 
 def test_named_exponents_match_tp4_table():
-    assert pz.named("mup", 3) == pz.ABC("mup", (-0.5, 0.0, 0.0, 0.5), (0.5,) * 4, 0.0)
+    assert pz.named("mup", 3) == pz.ABC("mup", (-0.5, 0.0, 0.0, 0.5), (0.5,) * 4, 0.0,
+                                        c_adam=(0.5, 1.0, 1.0, 0.5))
     assert pz.named("ntp", 2) == pz.ABC("ntp", (0.0, 0.5, 0.5), (0.0, 0.0, 0.0), 0.0)
     assert pz.named("sp", 2) == pz.ABC("sp", (0.0, 0.0, 0.0), (0.0, 0.5, 0.5), 0.0)
     assert pz.named("sp_lr", 2).c == 1.0
@@ -66,6 +67,63 @@ def test_mup_output_update_is_order_one_and_sp_blows_up():
     s_sp = pz.fit_slopes(pz.compute_coord_check(pz.named("sp"), WIDTHS, x, y, 0.05)) \
         .set_index("layer").slope["out"]
     assert abs(s_mup) < 0.15 and s_sp > 0.8, (s_mup, s_sp)
+
+
+@pytest.mark.parametrize("name,expected", [("mup", {"1": 0.0, "2": 0.0, "out": 0.0}),
+                                           ("sp", {"1": 0.0, "2": 1.0, "out": 1.5})])
+def test_adam_coordinate_check(name, expected):
+    """One Adam step: muP's per-layer lrs keep every layer's update Theta(1). SP with one global
+    lr: Adam's step ignores the gradient's scale, so Delta h^2 = Delta W^2 phi(h^1) ~ lr n, and
+    the readout W^3 (entries n^-1/2) meets Delta h^2, which is aligned with W^3 (the gradient of
+    W^2 carries W^3), in a coherent sum: n * n^-1/2 * n = n^3/2."""
+    x, y = _data()
+    df = pz.compute_coord_check(pz.named(name), WIDTHS, x, y, eta=0.01, steps=1, seeds=3,
+                                optimizer="adam")
+    slopes = pz.fit_slopes(df).set_index("layer").slope
+    for layer, want in expected.items():
+        assert abs(slopes[layer] - want) < 0.2, (name, slopes.to_dict())
+
+
+def test_learning_rates_and_their_errors():
+    mup = pz.named("mup", 2)
+    assert pz.learning_rates(mup, 1.0, 256, "sgd") == [1.0, 1.0, 1.0]
+    assert pz.learning_rates(mup, 1.0, 256, "adam") == [1 / 16, 1 / 256, 1 / 16]
+    assert pz.learning_rates(pz.named("sp", 2), 0.5, 256, "adam") == [0.5] * 3
+    assert pz.custom([0, 0], [0, 0.5], 0, c_adam="maximal").c_adam == (0.0, 1.0)
+    with pytest.raises(ValueError, match="unknown optimizer 'adamw'"):
+        pz.learning_rates(mup, 1.0, 8, "adamw")
+    with pytest.raises(ValueError, match="one exponent per weight matrix"):
+        pz.custom([0, 0], [0, 0.5], 0, c_adam=[1.0])
+    with pytest.raises(ValueError, match="'maximal'"):
+        pz.custom([0, 0], [0, 0.5], 0, c_adam="max")
+
+
+def test_sweep_equals_single_runs():
+    x, y = _data()
+    abc = pz.named("mup", 2)
+    sweep = pz.compute_lr_sweep(abc, [32], [0.1, 0.4], x, y, steps=5, optimizer="adam")
+    p0 = pz.init(jax.random.PRNGKey(0), abc, x.shape[1], 32, y.shape[1])
+    for eta, loss in zip(sweep.eta, sweep.loss):
+        single = float(pz.train(p0, abc, x, y, eta, 5, optimizer="adam")[1][-1])
+        assert loss == pytest.approx(single, rel=1e-4)
+    assert sweep.loss.iloc[0] != pytest.approx(sweep.loss.iloc[1], rel=1e-3)
+
+
+def test_relu_ntp_converges_to_ntk_and_mup_does_not():
+    """Centred NTP ReLU nets approach NTK gradient flow like width^-1/2; muP nets stay away from
+    it but agree more and more with a much wider muP net (the limit we do not compute)."""
+    x, y = _data(n=16, d=16, k=2)
+    xt, _ = _data(n=8, d=16, k=2, seed=1)
+    df = pz.compute_relu_limits(x, y, xt, [128, 512, 2048], eta=0.5, steps=20, seeds=3,
+                                ref_width=16384)
+    m = df.groupby(["parametrization", "width"])[["dist_ntk", "dist_ref"]].mean()
+    ntp = m.loc["ntp"].dist_ntk
+    s_ntp = np.polyfit(np.log(ntp.index), np.log(ntp.to_numpy()), 1)[0]
+    assert -0.7 < s_ntp < -0.3, ntp.to_dict()
+    mup = m.loc["mup"]
+    assert mup.dist_ntk.min() > 3 * ntp.min(), m
+    s_ref = np.polyfit(np.log(mup.index), np.log(mup.dist_ref.to_numpy()), 1)[0]
+    assert s_ref < -0.3, mup.to_dict()
 
 
 def _linear_problem(n=12, d=6, k=3, seed=0):
