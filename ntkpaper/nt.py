@@ -29,6 +29,8 @@ def _placeholder_experimental() -> types.ModuleType:
     mod.__doc__ = "Placeholder: neural_tangents.experimental needs TensorFlow, not installed."
 
     def __getattr__(name: str):
+        if name.startswith("__"):  # introspection (inspect, tracebacks, pickling): "not here"
+            raise AttributeError(name)
         raise ImportError(
             f"neural_tangents.experimental.{name} needs TensorFlow, which ntkpaper deliberately "
             "does not install (~2.4 GB). Install tensorflow and tf2jax to use it."

@@ -63,7 +63,61 @@ _NB02_CPU = dict(
     RELU_REF_WIDTH=16384,         # the widest muP ReLU net, stand-in for its (uncomputed) limit
 )
 
+_NB04_CPU = dict(
+    # sections 1-3: standard parametrization trained with Adam (ETA = Adam's learning rate);
+    # section 4: NTP vs muP with SGD (WIDTH_ETA = base SGD learning rate)
+    # 1 · spectrum alignment (Kopitkov & Indelman): 2-D regression, probe = training set
+    REG_N=500, REG_WIDTH=128, REG_DEPTH=3, REG_ETA=1e-3, REG_STEPS=4000, REG_DECAY_AT=1000,
+    RECORD=16,                    # log-spaced recording steps per run
+    # 2 · tangent-feature alignment (Baratin et al.): MNIST, true vs partly random labels
+    LABEL_N=1000, LABEL_PROBE=500, LABEL_WIDTH=256, LABEL_DEPTH=2, LABEL_ETA=1e-3,
+    LABEL_STEPS=1000, RANDOM_FRACTIONS=[0.0, 0.5], N_TEST=2000,
+    # 3 · layer-wise hierarchy (Lou et al.): deep tanh MLPs on Fashion-MNIST
+    DEEP_N=500, DEEP_PROBE=300, DEEP_WIDTH=128, DEEP_DEPTH=12, DEEP_ETA=1e-3, DEEP_STEPS=500,
+    SIGMA_WS=[0.7, 1.0, 1.5],     # ordered, edge of chaos, chaotic (tanh, no biases)
+    # 4 · width: NTP vs muP on MNIST
+    WIDTH_N=500, WIDTH_PROBE=300, WIDTHS=[64, 256, 1024], WIDTH_DEPTH=2, WIDTH_ETA=0.5,
+    WIDTH_STEPS=200,
+    SEEDS=2,
+)
+
+_NB05_CPU = dict(
+    # 1-2 · kernel change and rank on the 2-D regression inputs
+    REG_N=300, REG_WIDTH=64, REG_DEPTH=2,
+    BANDS={"top": [0, 10], "low": [100, 110]},  # eigenvector bands of the initial eNTK
+    LAM=1e-4, STEPS=500, LR=1e-3,  # shared by every fit (fixed, adaptive, network)
+    # 3 · sample complexity; CIFAR-10 is replaced by its stand-in when absent
+    SIZES=[10, 30, 100, 300, 1000, 3000], WIDTH=128, DEPTH=1, N_TEST=2000,
+    DATASETS=["mnist", "fashion_mnist"], SEEDS=1,
+)
+
 PROFILES: dict[str, dict[str, dict]] = {
+    "05_adaptive_tangent_features": {
+        "cpu": _NB05_CPU,
+        "smoke": {**_NB05_CPU, "REG_N": 40, "REG_WIDTH": 16,
+                  "BANDS": {"top": [0, 5], "low": [20, 25]}, "STEPS": 5, "SIZES": [10, 30],
+                  "WIDTH": 16, "N_TEST": 100},
+        "full": {**_NB05_CPU, "REG_N": 1000, "REG_WIDTH": 256, "STEPS": 3000,
+                 "SIZES": [10, 30, 100, 300, 1000, 3000, 10000], "WIDTH": 512, "DEPTH": 2,
+                 "N_TEST": 10000, "DATASETS": ["mnist", "cifar10"], "SEEDS": 3},
+    },
+    "04_ntk_alignment": {
+        "cpu": _NB04_CPU,
+        "smoke": {**_NB04_CPU, "REG_N": 60, "REG_WIDTH": 16, "REG_STEPS": 20, "REG_DECAY_AT": 10,
+                  "RECORD": 4, "LABEL_N": 60, "LABEL_PROBE": 30, "LABEL_WIDTH": 16,
+                  "LABEL_STEPS": 10, "N_TEST": 100, "DEEP_N": 40, "DEEP_PROBE": 20,
+                  "DEEP_WIDTH": 16, "DEEP_DEPTH": 4, "DEEP_STEPS": 5, "SIGMA_WS": [0.7, 1.5],
+                  "WIDTH_N": 40,
+                  "WIDTH_PROBE": 20, "WIDTHS": [16, 64], "WIDTH_STEPS": 5, "SEEDS": 1},
+        "full": {**_NB04_CPU, "REG_N": 1000, "REG_WIDTH": 256, "REG_DEPTH": 4,
+                 "REG_STEPS": 20000, "REG_DECAY_AT": 5000, "RECORD": 24, "LABEL_N": 10000,
+                 "LABEL_PROBE": 1000, "LABEL_WIDTH": 1024, "LABEL_STEPS": 5000,
+                 "RANDOM_FRACTIONS": [0.0, 0.25, 0.5, 1.0], "N_TEST": 10000, "DEEP_N": 5000,
+                 "DEEP_PROBE": 1000, "DEEP_WIDTH": 512, "DEEP_DEPTH": 20, "DEEP_STEPS": 3000,
+                 "SIGMA_WS": [0.5, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0], "WIDTH_N": 2000,
+                 "WIDTH_PROBE": 1000, "WIDTHS": [64, 256, 1024, 4096], "WIDTH_STEPS": 1000,
+                 "SEEDS": 4},
+    },
     "02_mup_feature_learning": {
         "cpu": _NB02_CPU,
         "smoke": {**_NB02_CPU, "N_TRAIN": 32, "COORD_WIDTHS": [16, 64], "COORD_N": 16,

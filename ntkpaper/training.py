@@ -1,4 +1,5 @@
-"""Finite-width training with optax: ensembles, centring, MSE gradient descent.
+"""Finite-width training with optax: ensembles, centring, MSE gradient descent, and a plain
+loop with callbacks (:func:`fit`).
 
 Loss (see :mod:`ntkpaper.kernels` for the convention): ``L = 1/(2n) sum_i ||f(x_i) - y_i||^2``.
 An *ensemble* is a pytree of parameters with a leading axis of size E (one member per seed),
@@ -11,7 +12,7 @@ averaging E centred members shrinks the remaining variance further.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import jax
@@ -94,3 +95,44 @@ def train_mse_ensemble(apply_fn, params, x_train: np.ndarray, y_train: np.ndarra
         losses.append(np.asarray(lo))
     return {"steps": np.asarray(record_steps), "test": np.stack(outs),
             "train_loss": np.stack(losses), "test0": test0, "params": params}
+
+
+def fit(loss_fn: Callable, params, optimizer: optax.GradientTransformation, steps: int,
+        callback: Callable | None = None, batches: Callable | None = None):
+    """A plain training loop with a callback: one jitted optax step per iteration.
+
+    Args:
+        loss_fn: ``(params) -> scalar`` (full batch), or ``(params, *batch) -> scalar`` with
+            ``batches``.
+        params: any pytree; optimizer: any optax transformation (schedules included).
+        steps: number of updates.
+        callback: ``(step, params) -> None``, called before the first update (step 0) and after
+            every update (step 1..steps); it decides itself when to record (e.g.
+            :class:`ntkpaper.alignment.Recorder` at log-spaced steps).
+        batches: ``step -> tuple`` of extra arguments of ``loss_fn`` (mini-batches).
+
+    Returns:
+        (final params, losses (steps,) before each update, path_lengths (steps,) =
+        ``||theta_{t+1} - theta_t||_2`` of each update).
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+
+    @jax.jit
+    def step(p, s, *batch):
+        loss, g = jax.value_and_grad(loss_fn)(p, *batch)
+        u, s = optimizer.update(g, s, p)
+        size = jnp.sqrt(sum(jnp.sum(x**2) for x in jax.tree_util.tree_leaves(u)))
+        return optax.apply_updates(p, u), s, loss, size
+
+    state = optimizer.init(params)
+    losses, lengths = np.zeros(steps), np.zeros(steps)
+    if callback is not None:
+        callback(0, params)
+    for t in range(steps):
+        batch = batches(t) if batches is not None else ()
+        params, state, loss, size = step(params, state, *batch)
+        losses[t], lengths[t] = float(loss), float(size)
+        if callback is not None:
+            callback(t + 1, params)
+    return params, losses, lengths

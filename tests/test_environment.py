@@ -70,3 +70,5 @@ def test_neural_tangents_imports_without_tensorflow():
 
     with pytest.raises(ImportError, match="needs TensorFlow"):
         neural_tangents.experimental.empirical_ntk_fn_tf  # noqa: B018
+    # introspection (IPython tracebacks call hasattr(module, "__file__")) must not raise
+    assert not hasattr(neural_tangents.experimental, "__file__")

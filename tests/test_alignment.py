@@ -1,0 +1,129 @@
+"""Empirical NTK per layer, alignment measures, spectra and the recording training loop."""
+
+import jax
+import numpy as np
+import pytest
+
+from ntkpaper import alignment as al
+from ntkpaper import architectures, kernels, training
+from ntkpaper import parametrization as pz
+
+
+def _problem(n=10, d=12, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    return x, rng.normal(size=(n, k)).astype(np.float32)
+
+
+@pytest.mark.parametrize("name,activation", [("ntp", "relu"), ("mup", "tanh")])
+def test_layer_kernels_match_neural_tangents(name, activation):
+    x, y = _problem()
+    abc = pz.named(name, 2)
+    params = pz.init(jax.random.PRNGKey(1), abc, x.shape[1], 24, y.shape[1])
+    ours = al.mlp_layer_kernels(params, abc, x, activation=activation, block=4)  # blocks too
+    f = lambda p, inputs: pz.forward(p, abc, inputs, activation)
+    per_group = al.nt_layer_kernels(f, params, x, implementation=1)
+    whole = kernels.empirical_ntk(f, params, x, implementation=2)
+    assert ours.shape == (3, 10, 10)
+    np.testing.assert_allclose(ours, per_group, rtol=2e-4, atol=1e-5 * np.abs(whole).max())
+    np.testing.assert_allclose(ours.sum(0), whole, rtol=2e-4, atol=1e-5 * np.abs(whole).max())
+    x2 = x[:3] + 0.1
+    cross = al.mlp_layer_kernels(params, abc, x, x2, activation=activation)
+    np.testing.assert_allclose(cross.sum(0), kernels.empirical_ntk(f, params, x, x2),
+                               rtol=2e-4, atol=1e-5 * np.abs(whole).max())
+
+
+def test_wide_network_at_init_matches_the_analytic_ntk():
+    x, _ = _problem(n=8, d=16)
+    x = x / np.linalg.norm(x, axis=1, keepdims=True) * 4.0
+    analytic = kernels.analytic_kernels(architectures.fc(2, W_std=1.0, b_std=0.0)[2], x)["ntk"]
+    abc = pz.named("ntp", 2)
+    err = {}
+    for width in (64, 4096):
+        p = pz.init(jax.random.PRNGKey(0), abc, 16, width, 4)
+        k = al.mlp_layer_kernels(p, abc, x).sum(0)
+        err[width] = np.linalg.norm(k - analytic) / np.linalg.norm(analytic)
+    # fluctuations ~ width^-1/2: 64x wider -> about 8x closer
+    assert err[4096] < 0.1 and 4 < err[64] / err[4096] < 16, err
+
+
+def test_alignment_limits():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=(20, 2))
+    assert al.alignment(y @ y.T, y) == pytest.approx(1.0)
+    assert al.alignment(5.0 * y @ y.T + 0.0, y, centered=False) == pytest.approx(1.0)
+    # a kernel along a direction orthogonal to the (centred) targets: alignment 0
+    yc = y[:, :1] - y[:, :1].mean()
+    v = rng.normal(size=(20, 1))
+    v -= v.mean()
+    v -= yc * (yc.T @ v) / (yc.T @ yc)
+    assert abs(al.alignment(v @ v.T, yc)) < 1e-12
+    # centring removes a constant offset that dominates the uncentred alignment
+    k = np.ones((20, 20)) * 10 + yc @ yc.T
+    assert al.alignment(k, yc) == pytest.approx(1.0)
+    assert al.alignment(k, yc, centered=False) < 0.5
+    assert al.kernel_distance(3 * k, k) == pytest.approx(0.0, abs=1e-12)
+    assert al.kernel_distance(np.eye(20), k) > 0.5
+
+
+def test_spectral_measures():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(15, 15))
+    k = a @ a.T
+    s, v = al.spectrum(k)
+    assert np.all(np.diff(s) <= 0)
+    y = rng.normal(size=(15, 3))
+    e = al.energy_captured(v, y, range(1, 16))
+    assert np.all(np.diff(e) >= -1e-12) and e[-1] == pytest.approx(1.0)
+    assert al.energy_captured(v, v[:, 2], [2, 3]) == pytest.approx([0.0, 1.0], abs=1e-12)
+    assert al.effective_rank(np.ones(7)) == pytest.approx(7.0)
+    assert al.effective_rank(np.array([3.0, 0, 0])) == pytest.approx(1.0)
+    assert al.log_steps(1000, 5) == [0, 1, 10, 100, 1000]
+
+
+def test_bad_input_is_clear():
+    with pytest.raises(ValueError, match="square"):
+        al.alignment(np.ones((3, 4)), np.ones(3))
+    with pytest.raises(ValueError, match="3 rows"):
+        al.alignment(np.eye(4), np.ones(3))
+    with pytest.raises(ValueError, match="constant targets"):
+        al.alignment(np.eye(4), np.ones(4))
+    abc = pz.named("ntp", 1)
+    p = pz.init(jax.random.PRNGKey(0), abc, 5, 8, 2)
+    with pytest.raises(ValueError, match=r"x must be \(N, 5\)"):
+        al.mlp_layer_kernels(p, abc, np.ones((3, 4)))
+
+
+def test_fit_with_recorder_matches_scan_training():
+    x, y = _problem(n=16)
+    abc = pz.named("mup", 2)
+    p0 = pz.init(jax.random.PRNGKey(0), abc, x.shape[1], 32, y.shape[1])
+    steps = al.log_steps(30, 4)
+    rec = al.Recorder(lambda p: al.mlp_layer_kernels(p, abc, x), y, steps,
+                      outputs=lambda p: pz.forward(p, abc, x), ks=(1, 16), tags={"run": "t"})
+    p1, losses, lengths = training.fit(lambda p: pz.mse(p, abc, x, y), p0,
+                                       pz.optimizer(abc, 0.5, 32), 30, callback=rec)
+    p_scan, losses_scan = pz.train(p0, abc, x, y, 0.5, 30)
+    for a, b in zip(p1, p_scan):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(losses, losses_scan[:-1], rtol=1e-4)
+    assert losses[-1] < 0.5 * losses[0] and np.all(lengths > 0)
+    df = rec.frame()
+    assert sorted(df.step.unique()) == steps and set(df.run) == {"t"}
+    m = df.set_index(["step", "layer", "metric"]).value
+    assert m[(0, "all", "distance_from_init")] == pytest.approx(0.0, abs=1e-12)
+    assert m[(30, "all", "distance_from_init")] > 0
+    assert m[(30, "all", "energy_target_top16")] == pytest.approx(1.0)
+    traces = sum(m[(30, str(i), "trace")] for i in (1, 2, 3))
+    assert traces == pytest.approx(m[(30, "all", "trace")])
+    # training aligns the kernel with the targets in muP
+    assert m[(30, "all", "alignment")] > m[(0, "all", "alignment")]
+
+
+def test_path_complexity_sums_update_norms_times_kernel_scale():
+    lengths = np.full(10, 0.5)
+    c = al.path_complexity(lengths, [0, 4, 10], [4.0, 16.0, 100.0], n=2)
+    # 4 steps at sqrt(4)=2, then 6 steps at sqrt(16)=4: 0.5*4*2/2 = 2, + 0.5*6*4/2 = 6
+    np.testing.assert_allclose(c, [0.0, 2.0, 8.0])
+    with pytest.raises(ValueError, match="increase from 0"):
+        al.path_complexity(lengths, [1, 4], [1.0, 1.0], n=2)
