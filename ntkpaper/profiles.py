@@ -96,7 +96,28 @@ _NB05_CPU = dict(
     DATASETS=["mnist", "fashion_mnist"], SEEDS=1,
 )
 
+_NB06_CPU = dict(
+    DIMS=[784, 300, 100, 10],     # LeNet-300-100 (no biases)
+    N_TRAIN=5000, N_TEST=5000,    # MNIST images (NTT uses the training images without labels)
+    DENSITIES=[0.01, 0.03, 0.1],  # share of hidden-layer weights kept (output layer dense)
+    METHODS=["random", "magnitude", "snip", "ntt"],
+    SEEDS=2,
+    EPOCHS=5, BATCH=128, LR=1e-3,  # supervised training (Adam, cross-entropy), mask fixed
+    NTT_STEPS=150, NTT_BATCH=32, NTT_LR=1e-3, MASK_EVERY=50,  # label-free transfer
+    FASHION_DENSITIES=[0.03],     # second data set
+)
+
 PROFILES: dict[str, dict[str, dict]] = {
+    "06_neural_tangent_transfer": {
+        "cpu": _NB06_CPU,
+        "smoke": {**_NB06_CPU, "N_TRAIN": 300, "N_TEST": 300, "DENSITIES": [0.05],
+                  "SEEDS": 1, "EPOCHS": 1, "NTT_STEPS": 4, "MASK_EVERY": 2,
+                  "FASHION_DENSITIES": [0.05]},
+        "full": {**_NB06_CPU, "N_TRAIN": 50000, "N_TEST": 10000,
+                 "DENSITIES": [0.01, 0.03, 0.05, 0.1], "SEEDS": 5, "EPOCHS": 40,
+                 "NTT_STEPS": 5000, "NTT_BATCH": 64, "MASK_EVERY": 100,
+                 "FASHION_DENSITIES": [0.03, 0.1]},
+    },
     "05_adaptive_tangent_features": {
         "cpu": _NB05_CPU,
         "smoke": {**_NB05_CPU, "REG_N": 40, "REG_WIDTH": 16,

@@ -1,0 +1,331 @@
+"""Sparse networks at initialisation: pruning baselines and Neural Tangent Transfer (notebook 06).
+
+Liu & Zenke 2020, *Finding trainable sparse networks through Neural Tangent Transfer* (ICML).
+
+Networks. LeNet-300-100-style MLPs (``dims = [784, 300, 100, 10]``, ReLU, no biases) as lists of
+weight matrices ``[(d_0, d_1), (d_1, d_2), ...]`` in standard parametrization (weights
+``N(0, 2 / fan_in)``, He et al.), run through :func:`ntkpaper.parametrization._forward` with unit
+multipliers. A *mask* is a list of 0/1 arrays of the same shapes; the sparse network uses
+``w * mask`` everywhere, so masked weights get zero gradients and stay zero.
+
+Pruning at initialisation at density rho (share of weights kept in every layer but the output
+layer, which stays dense for every method: it holds 0.4% of LeNet-300-100's weights, and pruning
+it uniformly at 1-3% leaves each class a handful of inputs, which cripples every method alike):
+
+* ``random``: each layer keeps a uniformly random rho of its weights;
+* ``magnitude``: each layer keeps its rho largest ``|w|``;
+* ``snip`` (Lee et al. 2019): global top-rho of the saliency ``|g * w|``, g the gradient of the
+  supervised loss on a labelled batch (the only method here that sees labels);
+* ``ntt``: Neural Tangent Transfer. Starting from the magnitude mask, the student's weights are
+  trained, *without labels*, so that on mini-batches of unlabelled inputs X
+
+      L = ||f_s(X) - f_t(X)||^2 / ||f_t(X)||^2
+          + gamma ||K_s(X, X) - K_t(X, X)||_F^2 / ||K_t(X, X)||_F^2 + lam ||theta_s||^2
+
+  is small (each term relative to the teacher's, so that gamma = 1 weighs them equally whatever
+  the scale of outputs and kernels; the paper's absolute terms need a tuned gamma), where f_t,
+  K_t are the dense teacher's outputs and empirical NTK at initialisation and K_s the sparse
+  student's (output-averaged eNTK, :func:`entk`, differentiable, built on the dense-layer
+  signals of :mod:`ntkpaper.alignment`); every ``mask_every`` steps the
+  mask is recomputed per layer from the student's weight magnitudes, as in the paper. The
+  transferred weights and mask are then trained on labels with the mask fixed.
+
+Shapes: ``x`` (N, d) float32; labels (N,) int; outputs (N, k).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pandas as pd
+
+from ntkpaper import alignment as al
+from ntkpaper import parametrization as pz
+
+METHODS = ("random", "magnitude", "snip", "ntt")
+
+
+def init_mlp(key: jax.Array, dims: Sequence[int]) -> list[jax.Array]:
+    """He-normal weights ``N(0, 2 / fan_in)`` for ``dims = [d_in, h_1, ..., k]``."""
+    dims = [int(d) for d in dims]
+    if len(dims) < 2 or min(dims) < 1:
+        raise ValueError(f"dims must list >= 2 positive sizes, got {dims}")
+    keys = jax.random.split(key, len(dims) - 1)
+    return [jax.random.normal(k, (i, o)) * np.sqrt(2.0 / i)
+            for k, i, o in zip(keys, dims[:-1], dims[1:])]
+
+
+def _ones(params):
+    return jnp.ones(len(params), jnp.float32)
+
+
+def apply(params, masks, x) -> jax.Array:
+    """(N, k) outputs of the masked network (``masks=None``: dense)."""
+    w = params if masks is None else [p * m for p, m in zip(params, masks)]
+    return pz._forward(w, _ones(params), x, jax.nn.relu)[0]
+
+
+def mask_indices(masks) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(rows, cols) of the kept weights of each layer (fixed sizes for a fixed density)."""
+    return [tuple(np.nonzero(np.asarray(m))) for m in masks]
+
+
+def entk(params, masks, x, indices=None) -> jax.Array:
+    """(N, N) output-averaged empirical NTK of the masked network, differentiable in params.
+
+    Masked weights are not parameters, so their tangent features are dropped. Dense:
+    ``K = (1/k) sum_l (A_l A_l^T) (.) (sum_c D_lc D_lc^T)``. Masked: the kept features
+    ``a_i(x) delta_cj(x)`` for (i, j) in the mask are gathered (``indices`` from
+    :func:`mask_indices`, computed here when omitted; pass them inside ``jit``) and contracted
+    (cost N^2 k nnz) where the mask is sparse enough, otherwise the masked contraction
+    ``sum_ij m_ij a_i a'_i <delta_j, delta'_j>`` (cost N^2 fan_in fan_out).
+    """
+    w = params if masks is None else [p * m for p, m in zip(params, masks)]
+    acts, deltas = al._signals(w, _ones(params), x, jax.nn.relu)
+    k = deltas[0].shape[1]
+    if masks is None:
+        return sum((a @ a.T) * jnp.einsum("ncj,mcj->nm", d, d)
+                   for a, d in zip(acts, deltas)) / k
+    indices = mask_indices(masks) if indices is None else indices
+    total = 0.0
+    for a, d, m, (rows, cols) in zip(acts, deltas, masks, indices):
+        if rows.shape[0] * k < 0.5 * m.size:  # sparse enough: gather the kept features
+            feats = a[:, None, rows] * d[:, :, cols]  # (N, k, nnz)
+            total = total + jnp.einsum("ncq,mcq->nm", feats, feats)
+        else:  # masked contraction: sum_ij m_ij a_ni a_mi sum_c d_ncj d_mcj
+            t = jnp.einsum("ncj,mcj->nmj", d, d)
+            total = total + jnp.einsum("ni,mi,nmi->nm", a, a, t @ jnp.asarray(m).T)
+    return total / k
+
+
+def density(masks) -> float:
+    """Share of kept weights over the pruned (hidden) layers; the output layer stays dense."""
+    hidden = masks[:-1]
+    return float(sum(np.sum(np.asarray(m)) for m in hidden) / sum(np.size(m) for m in hidden))
+
+
+def _check_density(rho: float):
+    if not 0 < rho <= 1:
+        raise ValueError(f"density must be in (0, 1], got {rho}")
+
+
+def _top_mask(score: np.ndarray, keep: int) -> np.ndarray:
+    flat = np.asarray(score).ravel()
+    m = np.zeros(flat.size, np.float32)
+    if keep > 0:
+        m[np.argpartition(-flat, keep - 1)[:keep]] = 1.0
+    return m.reshape(np.shape(score))
+
+
+def layerwise_mask(scores, rho: float) -> list[np.ndarray]:
+    """Keep the top ``ceil(rho * size)`` scores of every hidden layer; the output layer stays
+    dense (see the module docstring)."""
+    _check_density(rho)
+    return [_top_mask(s, int(np.ceil(rho * np.size(s)))) for s in scores[:-1]] + \
+        [np.ones(np.shape(scores[-1]), np.float32)]
+
+
+def global_mask(scores, rho: float) -> list[np.ndarray]:
+    """Keep the top ``rho`` share of the hidden layers' scores pooled (at least one weight per
+    layer); the output layer stays dense."""
+    _check_density(rho)
+    hidden = scores[:-1]
+    flat = np.concatenate([np.asarray(s).ravel() for s in hidden])
+    keep = int(np.ceil(rho * flat.size))
+    thresh = np.partition(flat, flat.size - keep)[flat.size - keep]
+    masks = [(np.asarray(s) >= thresh).astype(np.float32) for s in hidden]
+    for m, s in zip(masks, hidden):  # never disconnect a layer entirely
+        if m.sum() == 0:
+            m.ravel()[np.argmax(np.asarray(s))] = 1.0
+    return masks + [np.ones(np.shape(scores[-1]), np.float32)]
+
+
+def snip_scores(params, x, labels, n_classes: int) -> list[np.ndarray]:
+    """SNIP saliency ``|dL/dw * w|`` of the cross-entropy on the labelled batch ``(x, labels)``."""
+    onehot = jax.nn.one_hot(labels, n_classes)
+
+    def loss(p):
+        return optax.softmax_cross_entropy(apply(p, None, x), onehot).mean()
+
+    g = jax.grad(loss)(params)
+    return [np.abs(np.asarray(gi * pi)) for gi, pi in zip(g, params)]
+
+
+def rescale(params, masks) -> list[jax.Array]:
+    """Masked weights scaled per layer to the dense layer's Frobenius norm, so that a sparse
+    network at initialisation propagates signals at the dense network's scale (without it, a
+    layer keeping a share rho of its weights shrinks activations by ~sqrt(rho))."""
+    out = []
+    for p, m in zip(params, masks):
+        kept = jnp.asarray(p) * jnp.asarray(m)
+        out.append(kept * jnp.linalg.norm(p) / jnp.maximum(jnp.linalg.norm(kept), 1e-12))
+    return out
+
+
+def prune(method: str, params, rho: float, key: jax.Array, x=None, labels=None,
+          n_classes: int = 10) -> list[np.ndarray]:
+    """Masks at density ``rho`` by ``random``, ``magnitude`` or ``snip`` (needs x, labels)."""
+    if method == "random":
+        keys = jax.random.split(key, len(params))
+        return layerwise_mask([np.asarray(jax.random.uniform(k, p.shape))
+                               for k, p in zip(keys, params)], rho)
+    if method == "magnitude":
+        return layerwise_mask([np.abs(np.asarray(p)) for p in params], rho)
+    if method == "snip":
+        if x is None or labels is None:
+            raise ValueError("snip needs a labelled batch: pass x and labels")
+        return global_mask(snip_scores(params, x, labels, n_classes), rho)
+    raise ValueError(f"unknown pruning method {method!r}; choose one of {METHODS} "
+                     "(ntt: use neural_tangent_transfer)")
+
+
+def neural_tangent_transfer(params, rho: float, x_unlabelled: np.ndarray, key: jax.Array,
+                            steps: int, batch: int = 64, gamma: float = 1.0,
+                            lam: float = 1e-5, lr: float = 1e-3, mask_every: int = 50
+                            ) -> tuple[list[jax.Array], list[np.ndarray], pd.DataFrame]:
+    """Label-free transfer of the dense network at ``params`` into a sparse student.
+
+    Returns:
+        (student weights, final mask at density rho, log with step, output_loss, ntk_loss
+        (both relative to the teacher's: ``||f_s - f_t||^2 / ||f_t||^2``,
+        ``||K_s - K_t||_F^2 / ||K_t||_F^2``) at every ``mask_every`` steps).
+    """
+    _check_density(rho)
+    x_unlabelled = jnp.asarray(x_unlabelled, jnp.float32)
+    teacher = [jnp.asarray(p) for p in params]
+    student = [jnp.asarray(p) for p in params]
+    masks = [jnp.asarray(m) for m in prune("magnitude", params, rho, key)]
+    tx = optax.adam(lr)
+    state = tx.init(student)
+
+    def parts(s, m, idx, xb):
+        ft, kt = apply(teacher, None, xb), entk(teacher, None, xb)
+        fs, ks = apply(s, m, xb), entk(s, m, xb, idx)
+        return (jnp.sum((fs - ft) ** 2) / xb.shape[0], jnp.sum((ks - kt) ** 2) / xb.shape[0] ** 2,
+                jnp.sum(ft**2) / xb.shape[0], jnp.sum(kt**2) / xb.shape[0] ** 2)
+
+    @jax.jit
+    def step(s, st, m, idx, xb):
+        def loss(s):
+            lo, lk, no, nk = parts(s, m, idx, xb)
+            return (lo / no + gamma * lk / nk
+                    + lam * sum(jnp.sum((w * mi) ** 2) for w, mi in zip(s, m)))
+
+        g = jax.grad(loss)(s)
+        u, st = tx.update(g, st, s)
+        return optax.apply_updates(s, u), st
+
+    evaluate = jax.jit(parts)
+    rows, n = [], x_unlabelled.shape[0]
+    for t in range(steps + 1):
+        key, sub = jax.random.split(key)
+        xb = x_unlabelled[jax.random.choice(sub, n, (min(batch, n),), replace=False)]
+        if t % mask_every == 0 or t == steps:
+            idx = [tuple(jnp.asarray(a) for a in r) for r in mask_indices(masks)]
+            lo, lk, no, nk = (float(v) for v in evaluate(student, masks, idx,
+                                                         x_unlabelled[:256]))
+            rows.append({"step": t, "output_loss": lo / no, "ntk_loss": lk / nk})
+            if t == steps:
+                break
+            if t > 0:
+                masks = [jnp.asarray(m) for m in layerwise_mask(
+                    [np.abs(np.asarray(w)) for w in student], rho)]
+                idx = [tuple(jnp.asarray(a) for a in r) for r in mask_indices(masks)]
+        student, state = step(student, state, masks, idx, xb)
+    return student, [np.asarray(m) for m in masks], pd.DataFrame(rows)
+
+
+def train_sparse(params, masks, x, labels, x_test, labels_test, n_classes: int, epochs: int,
+                 batch: int, lr: float, key: jax.Array, eval_every: int = 1) -> pd.DataFrame:
+    """Supervised training (Adam, cross-entropy) with the mask fixed.
+
+    Returns:
+        (rows epoch, train_loss, test_acc (epoch 0 = before training); trained weights).
+    """
+    x, x_test = jnp.asarray(x, jnp.float32), jnp.asarray(x_test, jnp.float32)
+    onehot = jax.nn.one_hot(jnp.asarray(labels), n_classes)
+    m = [jnp.asarray(mi) for mi in masks]
+    params = [jnp.asarray(p) * mi for p, mi in zip(params, m)]
+    tx = optax.adam(lr)
+    state = tx.init(params)
+
+    def loss(p, xb, yb):
+        return optax.softmax_cross_entropy(apply(p, m, xb), yb).mean()
+
+    @jax.jit
+    def step(p, s, xb, yb):
+        val, g = jax.value_and_grad(loss)(p, xb, yb)
+        u, s = tx.update(g, s, p)
+        return optax.apply_updates(p, u), s, val
+
+    def acc(p):
+        return float(jnp.mean(apply(p, m, x_test).argmax(1) == jnp.asarray(labels_test)))
+
+    rows = [{"epoch": 0, "train_loss": float(loss(params, x, onehot)), "test_acc": acc(params)}]
+    n = x.shape[0]
+    for epoch in range(1, epochs + 1):
+        key, sub = jax.random.split(key)
+        order = jax.random.permutation(sub, n)
+        losses = []
+        for i in range(0, n - batch + 1, batch):
+            idx = order[i:i + batch]
+            params, state, val = step(params, state, x[idx], onehot[idx])
+            losses.append(float(val))
+        if epoch % eval_every == 0 or epoch == epochs:
+            rows.append({"epoch": epoch, "train_loss": float(np.mean(losses)),
+                         "test_acc": acc(params)})
+    # the mask held: every pruned weight is still exactly zero (Adam's update of a weight whose
+    # gradient was always zero is zero)
+    if any(float(jnp.abs(p * (1 - mi)).max()) != 0.0 for p, mi in zip(params, m)):
+        raise RuntimeError("a pruned weight moved during training; the mask did not hold")
+    return pd.DataFrame(rows), params
+
+
+def compute_sparse_comparison(x, labels, x_test, labels_test, dims: Sequence[int],
+                              densities: Sequence[float], methods: Sequence[str], seeds: int,
+                              epochs: int, batch: int, lr: float, ntt_steps: int,
+                              ntt_batch: int = 64, ntt_lr: float = 1e-3, gamma: float = 1.0,
+                              mask_every: int = 50, snip_batch: int = 100,
+                              rescale_baselines: bool = True
+                              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every method at every density and seed, then supervised training; plus the dense net.
+
+    NTT uses ``x`` without its labels; SNIP sees one labelled batch of ``snip_batch`` examples.
+    With ``rescale_baselines`` the pruned (non-NTT) networks start from :func:`rescale`d
+    weights (NTT's transfer sets its own scale by matching the teacher's outputs).
+
+    Returns:
+        (curves: method ("dense" too), density, seed, epoch, train_loss, test_acc;
+        ntt log: density, seed, step, output_loss, ntk_loss).
+    """
+    n_classes = int(np.max(labels)) + 1
+    curves, logs = [], []
+    x = np.asarray(x, np.float32)
+    for seed in range(seeds):
+        key = jax.random.PRNGKey(seed)
+        params = init_mlp(key, dims)
+        dense, _ = train_sparse(params, [np.ones(p.shape, np.float32) for p in params], x, labels,
+                                x_test, labels_test, n_classes, epochs, batch, lr,
+                                jax.random.fold_in(key, 1))
+        curves.append(dense.assign(method="dense", density=1.0, seed=seed))
+        for rho in densities:
+            for method in methods:
+                start = params
+                if method == "ntt":
+                    start, masks, log = neural_tangent_transfer(
+                        params, rho, x, jax.random.fold_in(key, 2), ntt_steps, ntt_batch,
+                        gamma, lr=ntt_lr, mask_every=mask_every)
+                    logs.append(log.assign(density=rho, seed=seed))
+                else:
+                    masks = prune(method, params, rho, jax.random.fold_in(key, 3),
+                                  x[:snip_batch], labels[:snip_batch], n_classes)
+                    start = rescale(params, masks) if rescale_baselines else params
+                curve, _ = train_sparse(start, masks, x, labels, x_test, labels_test, n_classes,
+                                        epochs, batch, lr, jax.random.fold_in(key, 1))
+                curves.append(curve.assign(method=method, density=rho, seed=seed))
+    return pd.concat(curves, ignore_index=True), pd.concat(logs, ignore_index=True) \
+        if logs else pd.DataFrame()
