@@ -33,3 +33,46 @@ def test_parse_analogies_and_vocabulary_filter():
         text.parse_analogies(": s\nboy girl brother\n")
     with pytest.raises(ValueError, match="before any ': section' header"):
         text.parse_analogies("boy girl brother sister\n")
+
+
+def _mini_wheel(path, pages, questions):
+    import bz2
+    import zipfile
+
+    xml = "".join(f"<page><text>{p}</text></page>" for p in pages)
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(text.WHEEL_DUMP, bz2.compress(xml.encode()))
+        z.writestr(text.WHEEL_QUESTIONS, questions)
+
+
+def test_wheel_and_text8_readers_on_miniatures(tmp_path):
+    import zipfile
+
+    _mini_wheel(tmp_path / "w.whl", ["Paris is in [[France]].", "#REDIRECT [[x]]"],
+                ": capital\nparis france rome italy\n")
+    corpus, questions = text.read_wheel(tmp_path / "w.whl")
+    assert corpus == "paris is in france" and questions.startswith(": capital")
+    with zipfile.ZipFile(tmp_path / "bad.whl", "w") as z:
+        z.writestr("gensim/other.txt", "x")
+    with pytest.raises(ValueError, match="has no member gensim/test/test_data/enwiki"):
+        text.read_wheel(tmp_path / "bad.whl")
+    with zipfile.ZipFile(tmp_path / "text8.zip", "w") as z:
+        z.writestr("text8", " anarchism originated as a term")
+    assert text.read_text8_zip(tmp_path / "text8.zip", full=False).startswith("anarchism")
+    with pytest.raises(ValueError, match="expected 100000000"):
+        text.read_text8_zip(tmp_path / "text8.zip")
+    with zipfile.ZipFile(tmp_path / "upper.zip", "w") as z:
+        z.writestr("text8", "Anarchism 1")
+    with pytest.raises(ValueError, match="not the text8 corpus"):
+        text.read_text8_zip(tmp_path / "upper.zip", full=False)
+
+
+def test_load_corpus_from_a_local_wheel(tmp_path, monkeypatch):
+    monkeypatch.setenv("NTKPAPER_DATA_DIR", str(tmp_path))
+    _mini_wheel(tmp_path / "gensim-0.0-py3-none-any.whl", ["One two, three 3."],
+                ": s\none two three four\n")
+    c = text.load_corpus("wiki_standin")
+    assert c.text == "one two three three" and c.meta["stand_in"] and len(c.questions) == 1
+    assert (tmp_path / "wiki_standin.txt").exists()  # cached
+    with pytest.raises(ValueError, match="unknown corpus 'text9'"):
+        text.load_corpus("text9")

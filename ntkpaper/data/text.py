@@ -13,15 +13,40 @@ Measured on the shortened dump in the ``gensim==4.3.3`` wheel
 6.1 MB of XML): 2.98 MB of clean text, 497k words in 1.1 s; with words seen >= 5 times (8.7k)
 3,400 of the wheel's 19,544 analogy questions are in vocabulary, mostly grammatical sections.
 
-Still to come (issue 7): the loaders (real text8 by URL + checksum; the gensim-wheel stand-in).
+Loaders (:func:`load_corpus`): ``"text8"`` is the real corpus (``text8.zip`` in the data
+directory, or downloaded from :data:`TEXT8_URL`; verified by the published archive size and by the
+content: exactly 10^8 bytes of ``[a-z ]``); ``"wiki_standin"`` is the text8-style corpus made
+from the dump in the gensim wheel (fetched from PyPI with ``pip download``), clearly a stand-in:
+about 0.5% of text8's 17M words. Both come with the analogy questions from the same wheel (the
+Google file). Cached as text in the data directory, written atomically.
 """
 
 from __future__ import annotations
 
+import bz2
 import html
 import re
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
+
+from ntkpaper import paths
+from ntkpaper._io import atomic_write_text
+from ntkpaper.data.sources import DatasetUnavailable
+
+GENSIM_WHEEL = "gensim==4.3.3"
+WHEEL_DUMP = ("gensim/test/test_data/"
+              "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2")
+WHEEL_QUESTIONS = "gensim/test/test_data/questions-words.txt"
+TEXT8_URL = "http://mattmahoney.net/dc/text8.zip"
+TEXT8_ZIP_BYTES = 31_344_016  # the published size check (TensorFlow's word2vec tutorial)
+TEXT8_BYTES = 100_000_000
 
 _DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _TEXT = re.compile(r"<text[^>]*>(.*?)</text>", re.S)
@@ -89,3 +114,115 @@ def in_vocabulary(questions: pd.DataFrame, vocab) -> pd.DataFrame:
     vocab = set(vocab)
     keep = questions[["a", "b", "c", "d"]].isin(vocab).all(axis=1)
     return questions[keep].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loaders
+
+
+@dataclass
+class Corpus:
+    """A text8-style corpus: ``text`` (lower-case words separated by single spaces), the analogy
+    ``questions`` (rows section, a, b, c, d) and ``meta`` (title, stand_in, source)."""
+
+    text: str
+    questions: pd.DataFrame
+    meta: dict
+
+
+def read_wheel(path: str | Path) -> tuple[str, str]:
+    """(cleaned corpus, questions file text) from a gensim wheel (or a zip with the same members).
+
+    Raises:
+        ValueError: the archive lacks one of the two members (names it).
+    """
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        for member in (WHEEL_DUMP, WHEEL_QUESTIONS):
+            if member not in names:
+                raise ValueError(f"{path} has no member {member}; is it the {GENSIM_WHEEL} "
+                                 "wheel?")
+        xml = bz2.decompress(z.read(WHEEL_DUMP)).decode("utf-8")
+        questions = z.read(WHEEL_QUESTIONS).decode("utf-8")
+    return clean_dump(xml), questions
+
+
+def read_text8_zip(path: str | Path, full: bool = True) -> str:
+    """The corpus inside ``text8.zip`` (one member named ``text8``).
+
+    Args:
+        full: also require the real corpus's exact length (10^8 bytes); ``False`` for miniatures.
+
+    Raises:
+        ValueError: wrong member, characters other than ``[a-z ]``, or wrong length.
+    """
+    with zipfile.ZipFile(path) as z:
+        if z.namelist() != ["text8"]:
+            raise ValueError(f"{path} should hold one member 'text8', holds {z.namelist()}")
+        raw = z.read("text8")
+    if full and len(raw) != TEXT8_BYTES:
+        raise ValueError(f"{path}: text8 has {len(raw)} bytes, expected {TEXT8_BYTES}; the "
+                         f"download is damaged: delete it and fetch {TEXT8_URL} again")
+    if re.search(rb"[^a-z ]", raw):
+        raise ValueError(f"{path}: text8 holds characters other than lower-case letters and "
+                         "spaces; it is not the text8 corpus")
+    return raw.decode("ascii").strip()
+
+
+def _fetch_wheel(dest: Path) -> Path:
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+           "--python-version", "3.11", "--platform", "manylinux2014_x86_64", "-d", str(dest),
+           GENSIM_WHEEL]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wheels = sorted(dest.glob("gensim-*.whl"))
+    if proc.returncode != 0 or not wheels:
+        raise DatasetUnavailable(
+            f"could not download the {GENSIM_WHEEL} wheel from PyPI ({proc.stderr.strip()[-300:]}"
+            f"); put the wheel (or its test_data files) in {paths.data_dir()} and retry")
+    return wheels[0]
+
+
+def load_corpus(name: str = "wiki_standin") -> Corpus:
+    """``"text8"`` (real) or ``"wiki_standin"`` (gensim's shortened Wikipedia dump, cleaned the
+    text8 way); both cached under the data directory.
+
+    Raises:
+        DatasetUnavailable: the sources could not be reached (says what to put where).
+        ValueError: unknown name.
+    """
+    if name not in ("text8", "wiki_standin"):
+        raise ValueError(f"unknown corpus {name!r}; choose 'text8' or 'wiki_standin'")
+    d = paths.data_dir()
+    q_path, corpus_path = d / "questions-words.txt", d / f"{name}.txt"
+    wheel = next(iter(sorted(d.glob("gensim-*.whl"))), None)
+    if not q_path.exists() or (name == "wiki_standin" and not corpus_path.exists()):
+        with tempfile.TemporaryDirectory() as tmp:
+            wheel_path = wheel or _fetch_wheel(Path(tmp))
+            corpus, questions = read_wheel(wheel_path)
+            atomic_write_text(q_path, questions)
+            if name == "wiki_standin":
+                atomic_write_text(corpus_path, corpus)
+    if name == "text8" and not corpus_path.exists():
+        zpath = d / "text8.zip"
+        if not zpath.exists():
+            try:
+                with tempfile.TemporaryDirectory() as tmp:
+                    tmp_zip = Path(tmp) / "text8.zip"
+                    urllib.request.urlretrieve(TEXT8_URL, tmp_zip)
+                    if tmp_zip.stat().st_size != TEXT8_ZIP_BYTES:
+                        raise DatasetUnavailable(f"{TEXT8_URL} gave {tmp_zip.stat().st_size} "
+                                                 f"bytes, expected {TEXT8_ZIP_BYTES}")
+                    atomic_write_text(corpus_path, read_text8_zip(tmp_zip))
+            except OSError as err:
+                raise DatasetUnavailable(
+                    f"text8: no {zpath} and {TEXT8_URL} is unreachable ({err}); download "
+                    f"text8.zip ({TEXT8_ZIP_BYTES} bytes) into {d}, or use 'wiki_standin'"
+                ) from err
+        else:
+            atomic_write_text(corpus_path, read_text8_zip(zpath))
+    text = corpus_path.read_text()
+    meta = {"name": name, "stand_in": name != "text8",
+            "title": "text8" if name == "text8" else
+            "Wikipedia dump from the gensim wheel, cleaned like text8 (stand-in for text8)",
+            "words": text.count(" ") + 1}
+    return Corpus(text, parse_analogies(q_path.read_text()), meta)
