@@ -60,8 +60,13 @@ def select(names: list[str]) -> list[Path]:
 
 
 def _strip_injected(nb) -> None:
+    """Drop papermill's injected-parameters cell and the empty ``tags`` it adds to every cell,
+    so that the executed notebook pairs with its ``.py`` source (``make sync`` stays a no-op)."""
     nb.cells = [c for c in nb.cells if "injected-parameters" not in c.get("metadata", {}).get(
         "tags", [])]
+    for c in nb.cells:
+        if c.get("metadata", {}).get("tags") == []:
+            del c.metadata["tags"]
 
 
 def worker(src: str, out: str, params_json: str, report: str) -> int:

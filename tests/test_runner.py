@@ -90,6 +90,7 @@ def test_cli_exit_code_and_smoke_isolation(fake_repo):
     assert "smoke" in (smoke / "figures" / "01_good" / "results.csv").read_text()
     nb = json.loads((smoke / "notebooks" / "01_good.ipynb").read_text())
     assert not any("injected-parameters" in c["metadata"].get("tags", []) for c in nb["cells"])
+    assert not any(c["metadata"].get("tags") == [] for c in nb["cells"])  # papermill's empty tags
 
 
 def test_cli_errors_are_clear(fake_repo):
