@@ -186,18 +186,10 @@ def fit_adaptive(model: TangentModel, x, y, lam: float, steps: int, lr: float = 
 
 
 def _run(loss, params, steps, lr):
-    tx = optax.adam(lr)
+    """Full-batch Adam on ``loss`` through :func:`ntkpaper.training.fit`: (params, losses)."""
+    from ntkpaper import training
 
-    @jax.jit
-    def step(p, s):
-        val, g = jax.value_and_grad(loss)(p)
-        u, s = tx.update(g, s, p)
-        return optax.apply_updates(p, u), s, val
-
-    state, losses = tx.init(params), np.zeros(steps)
-    for t in range(steps):
-        params, state, val = step(params, state)
-        losses[t] = float(val)
+    params, losses, _ = training.fit(loss, params, optax.adam(lr), steps)
     return params, losses
 
 
