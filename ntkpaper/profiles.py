@@ -107,7 +107,39 @@ _NB06_CPU = dict(
     FASHION_DENSITIES=[0.03],     # second data set
 )
 
+_NB03_CPU = dict(
+    # 1 · Word2Vec (CBOW, negative sampling) on the text8-style stand-in corpus
+    W2V_CORPUS="wiki_standin",    # "text8" for the real corpus (downloaded when reachable)
+    W2V_MAX_TOKENS=0,             # 0: the whole corpus
+    W2V_VOCAB=3000,               # most frequent words kept (the muP limit has this dimension)
+    W2V_MUP_WIDTHS=[16, 64, 256, 1024],
+    W2V_OTHER_WIDTHS=[64, 256, 1024],  # NTP and SP
+    W2V_ETA=0.05, W2V_EPOCHS=15, W2V_WINDOW=5, W2V_NEGATIVE=5, W2V_SAMPLE=1e-4,
+    W2V_WORKERS=2,                # >1 is faster but not bit-reproducible (Hogwild)
+    # 2 · few-shot: first-order MAML, 5-way 1-shot, one-hidden-layer muP nets
+    FS_DATA="glyphs",             # "omniglot" when the official zips are available
+    FS_BACKGROUND=30, FS_EVALUATION=20, FS_DRAWINGS=20,  # glyph stand-in: alphabets, drawings
+    FS_WAYS=5, FS_SHOTS=1, FS_QUERIES=1,
+    FS_WIDTHS=[16, 64, 256, 1024], FS_ACTIVATIONS=["identity", "relu"],
+    FS_INNER_LR=1.0, FS_INNER_STEPS=1, FS_OUTER_LR=0.1, FS_META_STEPS=300, FS_BATCH=16,
+    FS_TEST_TASKS=1000, FS_VAL_TASKS=500,
+    KERNEL_LRS=[0.3, 1.0, 3.0, 10.0], KERNEL_STEPS=[1, 3, 10, 30],
+)
+
 PROFILES: dict[str, dict[str, dict]] = {
+    "03_mup_word2vec_fewshot": {
+        "cpu": _NB03_CPU,
+        "smoke": {**_NB03_CPU, "W2V_MAX_TOKENS": 30000, "W2V_VOCAB": 300,
+                  "W2V_MUP_WIDTHS": [8, 16], "W2V_OTHER_WIDTHS": [8, 16], "W2V_EPOCHS": 1,
+                  "W2V_WORKERS": 1, "FS_BACKGROUND": 4, "FS_EVALUATION": 2, "FS_DRAWINGS": 4,
+                  "FS_WIDTHS": [8, 16], "FS_META_STEPS": 4, "FS_BATCH": 4, "FS_TEST_TASKS": 40,
+                  "FS_VAL_TASKS": 20, "KERNEL_LRS": [1.0], "KERNEL_STEPS": [1, 3]},
+        "full": {**_NB03_CPU, "W2V_CORPUS": "text8", "W2V_VOCAB": 10000,
+                 "W2V_MUP_WIDTHS": [16, 32, 64, 128, 256, 512, 1024],
+                 "W2V_OTHER_WIDTHS": [64, 256, 1024], "W2V_WORKERS": 16,
+                 "FS_DATA": "omniglot", "FS_WIDTHS": [2, 8, 32, 128, 512, 2048, 8192],
+                 "FS_META_STEPS": 5000, "FS_BATCH": 32, "FS_TEST_TASKS": 5000},
+    },
     "06_neural_tangent_transfer": {
         "cpu": _NB06_CPU,
         "smoke": {**_NB06_CPU, "N_TRAIN": 300, "N_TEST": 300, "DENSITIES": [0.05],

@@ -1,0 +1,213 @@
+"""Few-shot learning with first-order MAML in muP, and its infinite-width limits (TP4 Sec. 9.1).
+
+Tasks are N-way K-shot episodes from a :class:`ntkpaper.data.glyphs.CharacterSet`: ``ways``
+characters of one split, labels assigned in random order, ``shots`` support and ``queries`` query
+drawings per character. Networks are one-hidden-layer MLPs (identity or ReLU) of
+:mod:`ntkpaper.parametrization`; first-order MAML (Finn et al. 2017; Nichol et al. 2018) adapts a
+copy of the parameters with ``inner_steps`` SGD steps on the support set's cross-entropy and moves
+the meta-parameters by SGD with the query-loss gradient taken at the adapted parameters.
+
+**The muP limit of the linear network.** With identity activation, every row of ``w1`` and
+column of ``w2`` stays in the span of the ``d + k`` initial rows/columns, and the dynamics (inner
+steps, meta-gradients and all) depend on them only through their Gram matrix, which tends to the
+identity in muP as ``n -> inf``. So the limit is exactly the same network at width ``d + k``
+started from orthonormal ``w1 = [I_d, 0]``, ``w2 = [0; I_k]`` (:func:`limit_params`; tested
+against notebook 02's closed recursion). The ReLU limit is a mean-field dynamics with no such
+finite representation; it is not computed.
+
+**Kernel limits.** In the NTK (or GP) limit the adaptation is kernel gradient descent with a fixed
+kernel, and meta-training can only change the initial function; with labels assigned in random
+order per task, the best initial function gives every class the same score, i.e. the centred
+``f_0 = 0``. So the kernel limits' meta-test accuracy is that of ``inner_steps`` steps of kernel
+gradient descent on the cross-entropy from ``f = 0`` (:func:`kernel_adapt`): NNGP kernel = only
+the readout trained (GP limit), NTK = all layers.
+
+Shapes: episodes ``xs`` (T, ways*shots, d), ``ys`` (T, ways*shots) int, ``xq`` (T, ways*queries,
+d), ``yq`` (T, ways*queries) int.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from ntkpaper import parametrization as P
+
+
+def sample_episodes(images: np.ndarray, n_tasks: int, ways: int, shots: int, queries: int,
+                    rng: np.random.Generator, standardize: bool = True):
+    """``n_tasks`` episodes from ``images`` (C, D, S, S) (one split's characters).
+
+    Each task draws ``ways`` distinct characters and, per character, ``shots + queries`` distinct
+    drawings; labels are a random permutation. Returns ``xs, ys, xq, yq`` (see module doc) with
+    images flattened to ``S * S`` and float32; with ``standardize`` each image has zero mean and
+    unit variance over its pixels (so ``|x|^2 = d`` and kernels and muP updates are O(1)).
+    """
+    C, D = images.shape[:2]
+    if ways > C:
+        raise ValueError(f"{ways}-way tasks need at least {ways} characters, the split has {C}")
+    if shots + queries > D:
+        raise ValueError(f"shots + queries = {shots + queries} exceeds the {D} drawings per "
+                         "character")
+    flat = images.reshape(C, D, -1)
+    if standardize:
+        flat = (flat - flat.mean(-1, keepdims=True)) / (flat.std(-1, keepdims=True) + 1e-6)
+    chars = np.stack([rng.choice(C, ways, replace=False) for _ in range(n_tasks)])     # (T, W)
+    draws = np.stack([np.stack([rng.choice(D, shots + queries, replace=False)
+                                for _ in range(ways)]) for _ in range(n_tasks)])  # (T,W,K+Q)
+    x = flat[chars[:, :, None], draws]                                    # (T, W, K+Q, d)
+    labels = np.broadcast_to(np.arange(ways)[None, :, None], draws.shape)
+    xs = x[:, :, :shots].reshape(n_tasks, ways * shots, -1)
+    xq = x[:, :, shots:].reshape(n_tasks, ways * queries, -1)
+    ys = labels[:, :, :shots].reshape(n_tasks, -1)
+    yq = labels[:, :, shots:].reshape(n_tasks, -1)
+    return (xs.astype(np.float32), ys.astype(np.int32), xq.astype(np.float32),
+            yq.astype(np.int32))
+
+
+def limit_params(d: int, k: int) -> list[jax.Array]:
+    """The muP linear limit as a width ``d + k`` network: ``w1 = [I_d, 0]`` (d, d+k) and
+    ``w2 = [0; I_k]`` (d+k, k), orthonormal like N(0, 1/n) rows/columns as ``n -> inf``."""
+    n = d + k
+    w1 = jnp.zeros((d, n)).at[:, :d].set(jnp.eye(d))
+    w2 = jnp.zeros((n, k)).at[d:, :].set(jnp.eye(k))
+    return [w1, w2]
+
+
+def _ce(p, mults, x, y, phi):
+    logits = P._forward(p, mults, x, phi)[0]
+    return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], 1))
+
+
+def _adapt(p, mults, xs, ys, lr, steps, phi):
+    for _ in range(steps):
+        g = jax.grad(_ce)(p, mults, xs, ys, phi)
+        p = [w - lr * gw for w, gw in zip(p, g)]
+    return p
+
+
+@functools.cache
+def _meta_trainer(activation: str, inner_steps: int):
+    phi = P._ACT[activation]
+
+    def task_grad(p, mults, xs, ys, xq, yq, inner_lr):
+        q = _adapt(p, mults, xs, ys, inner_lr, inner_steps, phi)
+        loss, g = jax.value_and_grad(_ce)(q, mults, xq, yq, phi)   # first order: grad at q
+        return g, loss
+
+    def run(p, mults, xs, ys, xq, yq, inner_lr, outer_lr):
+        # xs: (S, B, ...) - S meta-steps of B tasks
+        def step(p, batch):
+            g, loss = jax.vmap(task_grad, in_axes=(None, None, 0, 0, 0, 0, None))(
+                p, mults, *batch, inner_lr)
+            return [w - outer_lr * jnp.mean(gw, 0) for w, gw in zip(p, g)], jnp.mean(loss)
+
+        return jax.lax.scan(step, p, (xs, ys, xq, yq))
+
+    return jax.jit(run)
+
+
+@functools.cache
+def _evaluator(activation: str, inner_steps: int):
+    phi = P._ACT[activation]
+
+    def acc(p, mults, xs, ys, xq, yq, inner_lr):
+        q = _adapt(p, mults, xs, ys, inner_lr, inner_steps, phi)
+        return jnp.mean(jnp.argmax(P._forward(q, mults, xq, phi)[0], -1) == yq)
+
+    return jax.jit(jax.vmap(acc, in_axes=(None, None, 0, 0, 0, 0, None)))
+
+
+def maml_train(params, abc: P.ABC, chars: np.ndarray, *, ways: int, shots: int, queries: int,
+               inner_lr: float, inner_steps: int, outer_lr: float, meta_steps: int,
+               batch: int, activation: str = "identity", seed: int = 0, chunk: int = 50):
+    """First-order MAML with SGD in both loops; muP's per-layer rates are ``eta n^{-c}`` (c = 0
+    for muP, so one rate per loop). ``chars`` (C, D, S, S): the background characters.
+
+    Returns ``(params, losses)`` with the mean query loss per meta-step (meta_steps,).
+    """
+    width = params[0].shape[1]
+    d = chars.shape[2] * chars.shape[3]
+    mults = jnp.asarray(P.multipliers(abc, width, d))
+    ilr = P.learning_rate(abc, inner_lr, width)
+    olr = P.learning_rate(abc, outer_lr, width)
+    run = _meta_trainer(activation, int(inner_steps))
+    rng = np.random.default_rng(seed)
+    losses, done = [], 0
+    while done < meta_steps:
+        s = min(chunk, meta_steps - done)
+        eps = sample_episodes(chars, s * batch, ways, shots, queries, rng)
+        eps = [jnp.asarray(e.reshape(s, batch, *e.shape[1:])) for e in eps]
+        params, loss = run(params, mults, *eps, ilr, olr)
+        losses.append(np.asarray(loss))
+        done += s
+    losses = np.concatenate(losses)
+    if not np.all(np.isfinite(losses)):
+        raise FloatingPointError("MAML diverged (non-finite loss); lower outer_lr or inner_lr")
+    return params, losses
+
+
+def maml_accuracy(params, abc: P.ABC, episodes, *, inner_lr: float, inner_steps: int,
+                  activation: str = "identity", block: int = 500) -> np.ndarray:
+    """(T,) query accuracy per task after ``inner_steps`` adaptation steps on its support set."""
+    width = params[0].shape[1]
+    xs, ys, xq, yq = episodes
+    mults = jnp.asarray(P.multipliers(abc, width, xs.shape[-1]))
+    f = _evaluator(activation, int(inner_steps))
+    lr = P.learning_rate(abc, inner_lr, width)
+    return np.concatenate([np.asarray(f(params, mults, xs[i:i + block], ys[i:i + block],
+                                        xq[i:i + block], yq[i:i + block], lr))
+                           for i in range(0, len(xs), block)])
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernel limits
+
+
+def task_kernels(kernel_fn, xs: np.ndarray, xq: np.ndarray, kind: str) -> tuple[np.ndarray, ...]:
+    """Per-task kernels ``K_ss`` (T, s, s) and ``K_qs`` (T, q, s) of ``kind`` "nngp" or "ntk"."""
+    if kind not in ("nngp", "ntk"):
+        raise ValueError(f"kind must be 'nngp' or 'ntk', got {kind!r}")
+    f = jax.jit(jax.vmap(lambda a, b: kernel_fn(a, b, kind)))
+    k_ss = np.asarray(f(xs, xs))
+    k_qs = np.asarray(f(xq, xs))
+    return k_ss, k_qs
+
+
+def kernel_adapt(k_ss: np.ndarray, k_qs: np.ndarray, ys: np.ndarray, ways: int, lr: float,
+                 steps: int) -> np.ndarray:
+    """Query logits (T, q, ways) after ``steps`` of kernel gradient descent on the mean
+    cross-entropy of the support set, from ``f = 0``: ``f <- f - lr K(., X_s) dL/df(X_s)``."""
+    y = jax.nn.one_hot(ys, ways)
+    s = ys.shape[1]
+    fs = jnp.zeros(y.shape)
+    fq = jnp.zeros((k_qs.shape[0], k_qs.shape[1], ways))
+    for _ in range(steps):
+        g = (jax.nn.softmax(fs) - y) / s                      # dL/df on the support set
+        fs = fs - lr * jnp.einsum("tij,tjc->tic", k_ss, g)
+        fq = fq - lr * jnp.einsum("tij,tjc->tic", k_qs, g)
+    return np.asarray(fq)
+
+
+def kernel_accuracy(kernel_fn, episodes, kind: str, lr: float, steps: int, ways: int):
+    """(T,) query accuracy of the kernel limit (see the module docstring)."""
+    xs, ys, xq, yq = episodes
+    k_ss, k_qs = task_kernels(kernel_fn, xs, xq, kind)
+    return np.mean(kernel_adapt(k_ss, k_qs, ys, ways, lr, steps).argmax(-1) == yq, axis=1)
+
+
+def kernel_grid(kernel_fn, episodes, ways: int, lrs, steps_grid) -> pd.DataFrame:
+    """Accuracy of both kernel limits over (lr, steps) on ``episodes`` (for choosing them)."""
+    xs, ys, xq, yq = episodes
+    rows = []
+    for kind in ("nngp", "ntk"):
+        k_ss, k_qs = task_kernels(kernel_fn, xs, xq, kind)
+        for lr in lrs:
+            for steps in steps_grid:
+                acc = np.mean(kernel_adapt(k_ss, k_qs, ys, ways, lr, steps).argmax(-1) == yq)
+                rows.append(dict(kind=kind, lr=lr, steps=steps, acc=float(acc)))
+    return pd.DataFrame(rows)

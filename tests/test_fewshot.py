@@ -1,0 +1,198 @@
+"""Few-shot data (Omniglot format reader, glyph stand-in, episode sampler) and MAML limits."""
+
+import io
+import zipfile
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from ntkpaper import architectures as A
+from ntkpaper import fewshot as F
+from ntkpaper import parametrization as P
+from ntkpaper.data import glyphs as G
+
+MPL_FONTS = Path(__import__("matplotlib").get_data_path()) / "fonts" / "ttf"
+
+
+def _omniglot_zip(path, split="images_background", alphabets=("Alpha", "Beta"), chars=2,
+                  drawings=3):
+    """A miniature in the official layout: 105x105 1-bit PNGs, black strokes on white."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    truth = {}
+    with zipfile.ZipFile(path, "w") as zf:
+        for a in alphabets:
+            for c in range(1, chars + 1):
+                for d in range(1, drawings + 1):
+                    img = np.ones((105, 105), bool)
+                    r = rng.integers(10, 90)
+                    img[r:r + 8, 20:80] = False            # a horizontal stroke
+                    buf = io.BytesIO()
+                    Image.fromarray(img).save(buf, format="PNG")
+                    zf.writestr(f"{split}/{a}/character{c:02d}/{c:04d}_{d:02d}.png",
+                                buf.getvalue())
+                    truth[(a, c, d)] = r
+    return truth
+
+
+def test_read_omniglot_zip_reads_the_official_layout(tmp_path):
+    import hashlib
+
+    path = tmp_path / "images_background.zip"
+    truth = _omniglot_zip(path)
+    md5 = hashlib.md5(path.read_bytes()).hexdigest()
+    cs = G.read_omniglot_zip(path, md5, side=35)
+    assert cs.images.shape == (4, 3, 35, 35)
+    assert cs.alphabets == ["Alpha", "Beta"] and cs.alphabet.tolist() == [0, 0, 1, 1]
+    assert set(cs.split) == {"background"}
+    # ink = 1 on the stroke rows (105 -> 35: rows / 3), background 0
+    r = truth[("Alpha", 1, 1)] // 3
+    assert cs.images[0, 0, r + 1, 10] > 0.9 and cs.images[0, 0, 0, 0] < 0.05
+    with pytest.raises(ValueError, match="md5"):
+        G.read_omniglot_zip(path, "0" * 32)
+
+
+def test_read_omniglot_zip_rejects_other_layouts(tmp_path):
+    path = tmp_path / "images_evaluation.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("images_evaluation/Alpha/0001_01.png", b"")
+    with pytest.raises(ValueError, match="unexpected member"):
+        G.read_omniglot_zip(path)
+
+
+def test_glyph_rendering_and_distortion():
+    from PIL import ImageFont
+
+    font = ImageFont.truetype(str(MPL_FONTS / "DejaVuSans.ttf"), size=112)
+    g = G.render_glyph(font, "\u05d0", 56)                     # Hebrew alef
+    assert g.shape == (56, 56) and g.max() > 0.9 and g.sum() > 20
+    rows, cols = np.nonzero(g > 0.5)
+    assert abs(rows.mean() - 27.5) < 6 and abs(cols.mean() - 27.5) < 6   # centred
+    a, b = (G.distort(g, np.random.default_rng(s)) for s in (0, 1))
+    assert not np.allclose(a, b)
+    np.testing.assert_array_equal(a, G.distort(g, np.random.default_rng(0)))
+    assert 0.5 < a.sum() / g.sum() < 2.0                          # ink roughly preserved
+
+
+def test_build_glyphs_gives_disjoint_alphabets_and_distinct_characters(tmp_path):
+    # DejaVu fonts (shipped with matplotlib) under the Noto file pattern the builder looks for
+    for src, dst in [("DejaVuSans.ttf", "NotoSansA-Regular.ttf"),
+                     ("DejaVuSerif.ttf", "NotoSansB-Regular.ttf")]:
+        (tmp_path / dst).write_bytes((MPL_FONTS / src).read_bytes())
+    cs = G.build_glyphs(tmp_path, n_background=1, n_evaluation=1, drawings=4, side=20,
+                        max_chars=16)
+    assert cs.images.shape[1:] == (4, 20, 20) and len(cs.alphabets) == 2
+    assert len(set(cs.alphabets)) == 2
+    bg, ev = cs.subset("background"), cs.subset("evaluation")
+    assert set(bg.alphabet) & set(ev.alphabet) == set()
+    assert len(bg.images) + len(ev.images) == len(cs.images)
+    protos = cs.images.mean(1).reshape(len(cs.images), -1)
+    assert len(np.unique(np.round(protos, 3), axis=0)) == len(protos)
+    with pytest.raises(ValueError, match="asked for 3"):
+        G.build_glyphs(tmp_path, n_background=2, n_evaluation=1, drawings=2, side=20)
+    with pytest.raises(ValueError, match="split must be"):
+        cs.subset("test")
+
+
+def test_episode_sampler_shapes_labels_and_disjointness():
+    C, D = 12, 6
+    # every image is unique: character c, drawing d -> constant value c * D + d
+    images = (np.arange(C * D, dtype=np.float32).reshape(C, D, 1, 1)
+              * np.ones((1, 1, 3, 3), np.float32))
+    xs, ys, xq, yq = F.sample_episodes(images, 50, ways=4, shots=2, queries=3,
+                                       rng=np.random.default_rng(0), standardize=False)
+    assert xs.shape == (50, 8, 9) and xq.shape == (50, 12, 9)
+    assert ys.shape == (50, 8) and yq.shape == (50, 12)
+    for t in range(50):
+        s_id, q_id = xs[t, :, 0].astype(int), xq[t, :, 0].astype(int)
+        assert len(set(s_id // D)) == 4                   # 4 distinct characters
+        assert set(s_id) & set(q_id) == set()             # no drawing both support and query
+        for lab in range(4):                              # one character per label
+            chars = set(s_id[ys[t] == lab] // D) | set(q_id[yq[t] == lab] // D)
+            assert len(chars) == 1
+            assert (ys[t] == lab).sum() == 2 and (yq[t] == lab).sum() == 3
+    z = F.sample_episodes(images + np.arange(9, dtype=np.float32).reshape(3, 3), 2, 2, 1, 1,
+                          np.random.default_rng(0))[0]
+    np.testing.assert_allclose(z.mean(-1), 0, atol=1e-5)
+    np.testing.assert_allclose(z.std(-1), 1, atol=1e-3)
+    with pytest.raises(ValueError, match="at least 20 characters"):
+        F.sample_episodes(images, 1, 20, 1, 1, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="exceeds the 6 drawings"):
+        F.sample_episodes(images, 1, 2, 4, 3, np.random.default_rng(0))
+
+
+def _xy(n=12, d=6, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d)).astype(np.float32), \
+        rng.standard_normal((n, k)).astype(np.float32)
+
+
+def test_orthonormal_width_d_plus_k_net_is_the_computed_muP_linear_limit():
+    """limit_params trained by gradient descent = notebook 02's closed recursion (exact)."""
+    x, y = _xy()
+    abc = P.named("mup", 1)
+    p0 = F.limit_params(x.shape[1], y.shape[1])
+    p1, _ = P.train(p0, abc, x, y, eta=0.5, steps=20, activation="identity")
+    lim = P.linear_limit_train(P.linear_limit_state(x.shape[1], y.shape[1]), x, y, 0.5, 20,
+                               x_test=x)
+    np.testing.assert_allclose(np.asarray(P.forward(p1, abc, x, "identity")), lim["test"][-1],
+                               rtol=1e-4, atol=1e-5)
+
+
+def _images(C=20, D=4, side=4, seed=0):
+    return np.random.default_rng(seed).random((C, D, side, side)).astype(np.float32)
+
+
+def test_wide_mup_maml_approaches_the_limit():
+    chars = _images()
+    abc = P.named("mup", 1)
+    kw = dict(ways=3, shots=1, queries=1, inner_lr=1.0, inner_steps=1, outer_lr=1.0,
+              meta_steps=10, batch=4, activation="identity", chunk=10)
+    eps = F.sample_episodes(chars, 30, 3, 1, 1, np.random.default_rng(5))
+    mults_out = {}
+
+    def outputs(p):
+        n = p[0].shape[1]
+        return np.asarray(P._forward(p, P.multipliers(abc, n, 16), eps[2].reshape(-1, 16),
+                                     P._ACT["identity"])[0])
+
+    lim, _ = F.maml_train(F.limit_params(16, 3), abc, chars, **kw)
+    ref = outputs(lim)
+    for n in (64, 4096):
+        p, _ = F.maml_train(P.init(jax.random.PRNGKey(1), abc, 16, n, 3), abc, chars, **kw)
+        mults_out[n] = np.linalg.norm(outputs(p) - ref) / np.linalg.norm(ref)
+    assert mults_out[4096] < 0.35 * mults_out[64]
+
+
+def test_kernel_adaptation_is_the_wide_centred_ntp_net_adaptation():
+    """One inner SGD step of a wide centred NTP net = one NTK gradient step from f = 0."""
+    chars = _images()
+    xs, ys, xq, yq = F.sample_episodes(chars, 3, 3, 1, 2, np.random.default_rng(2))
+    _, _, kernel_fn = A.fc(1, W_std=1.0, b_std=None, activation="relu", out_dim=3)
+    k_ss, k_qs = F.task_kernels(kernel_fn, xs, xq, "ntk")
+    lr = 2.0
+    ref = F.kernel_adapt(k_ss, k_qs, ys, 3, lr, steps=1)
+    # one step from 0 by hand: f_q = lr K_qs (y - 1/ways) / s
+    y = np.eye(3)[ys]
+    np.testing.assert_allclose(ref, lr * np.einsum("tij,tjc->tic", k_qs, y - 1 / 3) / 3,
+                               rtol=1e-5)
+    # a wide NTP net's first inner step moves its query outputs by -lr K_qs (softmax(f0) - y) / s
+    # with the analytic NTK, whatever its (random, O(1)) initial function f0
+    abc = P.named("ntp", 1)
+    phi = P._ACT["relu"]
+    err = []
+    for n in (128, 8192):
+        p = P.init(jax.random.PRNGKey(0), abc, 16, n, 3)
+        m = P.multipliers(abc, n, 16)
+        for t in range(3):
+            q = F._adapt(p, m, xs[t], ys[t], lr, 1, phi)
+            got = P._forward(q, m, xq[t], phi)[0] - P._forward(p, m, xq[t], phi)[0]
+            f0 = P._forward(p, m, xs[t], phi)[0]
+            want = -lr * k_qs[t] @ (jax.nn.softmax(f0) - y[t]) / 3
+            err.append(float(np.linalg.norm(got - want) / np.linalg.norm(want)))
+    assert max(err[3:]) < 0.1 and np.mean(err[3:]) < 0.3 * np.mean(err[:3])
+    with pytest.raises(ValueError, match="kind"):
+        F.task_kernels(kernel_fn, xs, xq, "gp")
