@@ -39,8 +39,8 @@
 # weight magnitudes every `MASK_EVERY` steps. Then every sparse network is trained on labels with
 # its mask fixed (Adam, cross-entropy), next to the dense network. Our training is short
 # (`EPOCHS` epochs on `N_TRAIN` images): compare methods with each other at equal budget, not
-# with the paper's absolute numbers. The `full` profile trains longer on 50,000 images; the
-# paper's LeNet-5 CNN is not implemented here.
+# with the paper's absolute numbers. The `full` profile trains longer on 50,000 images and adds
+# the paper's LeNet-5 CNN (section 4; its eNTK from per-example Jacobians).
 
 # %% tags=["parameters"]
 PROFILE = "cpu"  # smoke | cpu | full (ntkpaper.profiles holds every size below)
@@ -59,10 +59,13 @@ NTT_BATCH = None  # unlabelled inputs per transfer step
 NTT_LR = None  # transfer Adam learning rate
 MASK_EVERY = None  # transfer steps between mask updates
 FASHION_DENSITIES = None  # densities on Fashion-MNIST
+CNN_DENSITIES = None  # LeNet-5 densities on MNIST ([] skips section 4)
+CNN_METHODS = None  # pruning methods compared on LeNet-5
 
 # %%
 import matplotlib.pyplot as plt
 import seaborn as sns
+from IPython.display import display
 
 from ntkpaper import data, session
 from ntkpaper import sparsity as sp
@@ -79,11 +82,11 @@ def load(name):
     return flat(tr), tr.y, flat(te), te.y, tr.meta["title"]
 
 
-def run_study(name, densities):
+def run_study(name, densities, arch="mlp", methods=None):
     x, y, xt, yt, title = load(name)
     curves, ntt_log = sp.compute_sparse_comparison(
-        x, y, xt, yt, P.DIMS, densities, P.METHODS, P.SEEDS, P.EPOCHS, P.BATCH, P.LR,
-        P.NTT_STEPS, P.NTT_BATCH, P.NTT_LR, mask_every=P.MASK_EVERY)
+        x, y, xt, yt, P.DIMS, densities, methods or P.METHODS, P.SEEDS, P.EPOCHS, P.BATCH, P.LR,
+        P.NTT_STEPS, P.NTT_BATCH, P.NTT_LR, mask_every=P.MASK_EVERY, arch=arch)
     return curves.assign(data=title), ntt_log.assign(data=title), title
 
 
@@ -165,6 +168,33 @@ run.savefig(fig, "accuracy_fashion")
 f_summary.round(4)
 
 # %% [markdown]
+# ## 4 · LeNet-5 on MNIST (`full` profile)
+#
+# The paper's CNN: conv 5x5x6, pool, conv 5x5x16, pool, dense 120, 84, 10 (ReLU, no biases); the
+# same methods, with every layer but the output pruned. Skipped when `CNN_DENSITIES` is empty
+# (the `cpu` profile: NTT's Jacobian eNTK of a CNN costs minutes per density on 2 cores).
+
+# %%
+if P.CNN_DENSITIES:
+    with run.section("lenet5"):
+        c_curves, _, CM = run_study("mnist", P.CNN_DENSITIES, arch="lenet5",
+                                    methods=P.CNN_METHODS)
+    c_final = c_curves[c_curves.epoch == P.EPOCHS]
+    c_summary = c_final.groupby(["method", "density"]).test_acc.agg(["mean", "std"])
+    for (m, rho), r in c_summary.iterrows():
+        run.ledger.record(f"acc_lenet5_{m}_d{rho:g}", r["mean"])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    sns.barplot(data=c_final[c_final.method != "dense"], x="density", y="test_acc",
+                hue="method", errorbar=("pi", 100), ax=ax)
+    ax.axhline(c_final[c_final.method == "dense"].test_acc.mean(), color="k", ls="--", lw=1)
+    ax.set(ylim=(max(0.0, c_final.test_acc.min() - 0.05), None), ylabel="test accuracy",
+           title=f"LeNet-5 (dashed: dense): {run.caption(CM)}")
+    run.savefig(fig, "accuracy_lenet5_mnist")
+    display(c_summary.round(4))
+else:
+    print("LeNet-5 section skipped at this profile (CNN_DENSITIES is empty)")
+
+# %% [markdown]
 # ## Claims
 
 # %%
@@ -194,4 +224,10 @@ L.claim("ntt_beats_random_fashion", "Fashion-MNIST: NTT beats random sparse nets
         ", ".join(f"{rho:g}: {fa[('ntt', rho)]:.4f} vs {fa[('random', rho)]:.4f}"
                   for rho in P.FASHION_DENSITIES), "higher at every density",
         all(fa[("ntt", rho)] > fa[("random", rho)] for rho in P.FASHION_DENSITIES))
+if P.CNN_DENSITIES and {"random", "ntt"} <= set(P.CNN_METHODS):
+    ca = c_summary["mean"]
+    L.claim("ntt_beats_random_lenet5", "LeNet-5 on MNIST: NTT beats random sparse nets",
+            ", ".join(f"{rho:g}: {ca[('ntt', rho)]:.4f} vs {ca[('random', rho)]:.4f}"
+                      for rho in P.CNN_DENSITIES), "higher at every density",
+            all(ca[("ntt", rho)] > ca[("random", rho)] for rho in P.CNN_DENSITIES))
 run.finish()

@@ -30,6 +30,13 @@ it uniformly at 1-3% leaves each class a handful of inputs, which cripples every
   mask is recomputed per layer from the student's weight magnitudes, as in the paper. The
   transferred weights and mask are then trained on labels with the mask fixed.
 
+Architectures. The same functions serve a LeNet-5-style CNN (:func:`init_lenet5`: conv 5x5x6
+SAME, 2x2 average pool, conv 5x5x16 VALID, pool, dense 120, 84, k; ReLU, no biases, He init)
+for the ``full`` profile: a parameter list whose first entry is a 4-D (HWIO) kernel runs the CNN
+(inputs are flattened square single-channel images), otherwise the MLP. The MLP's eNTK uses the
+dense-layer structure; the CNN's (:func:`entk_jacobian`) contracts per-example Jacobians
+(``jax.jacrev``), also differentiable, and is checked against the structured one on MLPs.
+
 Shapes: ``x`` (N, d) float32; labels (N,) int; outputs (N, k).
 """
 
@@ -59,14 +66,63 @@ def init_mlp(key: jax.Array, dims: Sequence[int]) -> list[jax.Array]:
             for k, i, o in zip(keys, dims[:-1], dims[1:])]
 
 
+def init_lenet5(key: jax.Array, side: int = 28, n_classes: int = 10) -> list[jax.Array]:
+    """He-normal LeNet-5 weights ``[(5,5,1,6), (5,5,6,16), (F,120), (120,84), (84,k)]`` for
+    ``side`` x ``side`` single-channel images, ``F = 16 * ((side // 2 - 4) // 2)^2``."""
+    inner = (side // 2 - 4) // 2
+    if inner < 1:
+        raise ValueError(f"LeNet-5 needs images of side >= 12, got {side}")
+    shapes = [(5, 5, 1, 6), (5, 5, 6, 16), (16 * inner * inner, 120), (120, 84),
+              (84, n_classes)]
+    keys = jax.random.split(key, len(shapes))
+    return [jax.random.normal(k, sh) * np.sqrt(2.0 / np.prod(sh[:-1]))
+            for k, sh in zip(keys, shapes)]
+
+
+def _pool(h):
+    return jax.lax.reduce_window(h, 0.0, jax.lax.add, (1, 2, 2, 1), (1, 2, 2, 1), "VALID") / 4
+
+
+def _lenet5_forward(w, x):
+    side = int(round(np.sqrt(x.shape[-1])))
+    h = x.reshape(x.shape[0], side, side, 1)
+    dn = ("NHWC", "HWIO", "NHWC")
+    h = _pool(jax.nn.relu(jax.lax.conv_general_dilated(h, w[0], (1, 1), "SAME",
+                                                       dimension_numbers=dn)))
+    h = _pool(jax.nn.relu(jax.lax.conv_general_dilated(h, w[1], (1, 1), "VALID",
+                                                       dimension_numbers=dn)))
+    h = h.reshape(h.shape[0], -1)
+    h = jax.nn.relu(h @ w[2])
+    h = jax.nn.relu(h @ w[3])
+    return h @ w[4]
+
+
+def _is_cnn(params) -> bool:
+    return np.ndim(params[0]) == 4
+
+
 def _ones(params):
     return jnp.ones(len(params), jnp.float32)
 
 
 def apply(params, masks, x) -> jax.Array:
-    """(N, k) outputs of the masked network (``masks=None``: dense)."""
+    """(N, k) outputs of the masked network (``masks=None``: dense); MLP or LeNet-5 by the
+    parameters' shapes (see the module docstring)."""
     w = params if masks is None else [p * m for p, m in zip(params, masks)]
+    if _is_cnn(params):
+        return _lenet5_forward(w, x)
     return pz._forward(w, _ones(params), x, jax.nn.relu)[0]
+
+
+def entk_jacobian(params, masks, x) -> jax.Array:
+    """(N, N) output-averaged eNTK ``(1/k) sum_c J_c J_c^T`` from per-example Jacobians of the
+    masked network (any architecture; masked weights have zero tangent features)."""
+    # per-example Jacobians (vmap over examples): jacrev of the whole batch would back-propagate
+    # N k cotangents through all N examples' activations (tens of GB for a CNN at N = 256)
+    jac = jax.vmap(jax.jacrev(lambda p, xi: apply(p, masks, xi[None])[0]),
+                   in_axes=(None, 0))(list(params), x)  # [(N, k, *shape)]
+    n, k = x.shape[0], jac[0].shape[1]
+    return sum(jnp.einsum("na,ma->nm", j.reshape(n, -1), j.reshape(n, -1)) for j in jac) / k
 
 
 def mask_indices(masks) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -82,8 +138,11 @@ def entk(params, masks, x, indices=None) -> jax.Array:
     ``a_i(x) delta_cj(x)`` for (i, j) in the mask are gathered (``indices`` from
     :func:`mask_indices`, computed here when omitted; pass them inside ``jit``) and contracted
     (cost N^2 k nnz) where the mask is sparse enough, otherwise the masked contraction
-    ``sum_ij m_ij a_i a'_i <delta_j, delta'_j>`` (cost N^2 fan_in fan_out).
+    ``sum_ij m_ij a_i a'_i <delta_j, delta'_j>`` (cost N^2 fan_in fan_out). LeNet-5 parameters
+    go to :func:`entk_jacobian`.
     """
+    if _is_cnn(params):
+        return entk_jacobian(params, masks, x)
     w = params if masks is None else [p * m for p, m in zip(params, masks)]
     acts, deltas = al._signals(w, _ones(params), x, jax.nn.relu)
     k = deltas[0].shape[1]
@@ -290,24 +349,28 @@ def compute_sparse_comparison(x, labels, x_test, labels_test, dims: Sequence[int
                               epochs: int, batch: int, lr: float, ntt_steps: int,
                               ntt_batch: int = 64, ntt_lr: float = 1e-3, gamma: float = 1.0,
                               mask_every: int = 50, snip_batch: int = 100,
-                              rescale_baselines: bool = True
+                              rescale_baselines: bool = True, arch: str = "mlp"
                               ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every method at every density and seed, then supervised training; plus the dense net.
 
     NTT uses ``x`` without its labels; SNIP sees one labelled batch of ``snip_batch`` examples.
     With ``rescale_baselines`` the pruned (non-NTT) networks start from :func:`rescale`d
-    weights (NTT's transfer sets its own scale by matching the teacher's outputs).
+    weights (NTT's transfer sets its own scale by matching the teacher's outputs). ``arch``:
+    ``"mlp"`` (layer sizes ``dims``) or ``"lenet5"`` (``dims`` ignored; square images).
 
     Returns:
         (curves: method ("dense" too), density, seed, epoch, train_loss, test_acc;
         ntt log: density, seed, step, output_loss, ntk_loss).
     """
+    if arch not in ("mlp", "lenet5"):
+        raise ValueError(f"arch must be 'mlp' or 'lenet5', got {arch!r}")
     n_classes = int(np.max(labels)) + 1
     curves, logs = [], []
     x = np.asarray(x, np.float32)
     for seed in range(seeds):
         key = jax.random.PRNGKey(seed)
-        params = init_mlp(key, dims)
+        params = (init_mlp(key, dims) if arch == "mlp" else
+                  init_lenet5(key, int(round(np.sqrt(x.shape[1]))), n_classes))
         dense, _ = train_sparse(params, [np.ones(p.shape, np.float32) for p in params], x, labels,
                                 x_test, labels_test, n_classes, epochs, batch, lr,
                                 jax.random.fold_in(key, 1))

@@ -95,3 +95,42 @@ def test_bad_input_is_clear():
         sp.prune("snip", params, 0.1, jax.random.PRNGKey(0))
     with pytest.raises(ValueError, match="dims must list"):
         sp.init_mlp(jax.random.PRNGKey(0), [4])
+
+
+def test_jacobian_entk_equals_the_structured_one_on_mlps():
+    params = sp.init_mlp(jax.random.PRNGKey(0), [12, 16, 8, 3])
+    x, _ = _data(n=6)
+    masks = sp.prune("magnitude", params, 0.3, jax.random.PRNGKey(4))
+    for m in (None, masks):
+        np.testing.assert_allclose(sp.entk_jacobian(params, m, x), sp.entk(params, m, x),
+                                   rtol=1e-4, atol=1e-5)
+
+
+def test_lenet5_shapes_masks_and_kernel():
+    params = sp.init_lenet5(jax.random.PRNGKey(0), side=16, n_classes=3)
+    assert [p.shape for p in params] == [(5, 5, 1, 6), (5, 5, 6, 16), (64, 120), (120, 84),
+                                         (84, 3)]
+    x, y = _data(n=5, d=256)
+    assert sp.apply(params, None, x).shape == (5, 3)
+    masks = sp.prune("random", params, 0.2, jax.random.PRNGKey(1))
+    assert abs(sp.density(masks) - 0.2) < 0.01 and masks[0].shape == (5, 5, 1, 6)
+    f_masked = lambda p, xx: sp.apply(p, masks, xx)
+    np.testing.assert_allclose(sp.entk(params, masks, x),
+                               kernels.empirical_ntk(f_masked, params, x), rtol=1e-4, atol=1e-4)
+    snip = sp.prune("snip", params, 0.2, jax.random.PRNGKey(1), x, y, 3)
+    assert abs(sp.density(snip) - 0.2) < 0.01
+    with pytest.raises(ValueError, match="side >= 12"):
+        sp.init_lenet5(jax.random.PRNGKey(0), side=8)
+
+
+def test_lenet5_comparison_runs_and_ntt_transfers_without_labels():
+    x, y = _data(n=48, d=256)
+    curves, log = sp.compute_sparse_comparison(
+        x, y, x[:16], y[:16], None, [0.2], ["ntt"], seeds=1, epochs=1, batch=16,
+        lr=1e-3, ntt_steps=20, ntt_batch=8, ntt_lr=3e-3, mask_every=10, arch="lenet5")
+    assert set(curves.method) == {"dense", "ntt"}
+    assert log.ntk_loss.iloc[-1] < log.ntk_loss.iloc[0]
+    assert log.output_loss.iloc[-1] < log.output_loss.iloc[0]
+    with pytest.raises(ValueError, match="arch must be"):
+        sp.compute_sparse_comparison(x, y, x, y, None, [0.2], ["random"], 1, 1, 16, 1e-3, 1,
+                                     arch="resnet")
