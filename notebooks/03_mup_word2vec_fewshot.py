@@ -105,7 +105,7 @@ with run.section("word2vec"):
         body, corpus.questions, P.W2V_VOCAB, P.W2V_MUP_WIDTHS, P.W2V_OTHER_WIDTHS, P.W2V_ETA,
         epochs=P.W2V_EPOCHS, window=P.W2V_WINDOW, negative=P.W2V_NEGATIVE, sample=P.W2V_SAMPLE,
         workers=P.W2V_WORKERS, seed=SEED)
-CORPUS = corpus.meta["title"] + (" [stand-in]" if corpus.meta["stand_in"] else "")
+CORPUS = corpus.meta["title"]  # names the stand-in when it is one
 for r in w2v.itertuples():
     run.ledger.record(f"w2v_acc_{r.model.replace(' ', '_')}", r.accuracy)
     run.ledger.record(f"w2v_move_{r.model.replace(' ', '_')}", r.movement)
@@ -122,11 +122,12 @@ axes[0].axhline(lim_acc, color="C0", ls="--", lw=1, label="muP limit")
 axes[0].axhline(ker_acc, color="k", ls=":", lw=1, label="GP/NTK limit")
 axes[0].axhline(ref.accuracy, color="grey", ls="-.", lw=1, label=ref.model)
 axes[0].set(xscale="log", ylabel="analogy accuracy",
-            title=f"{info['questions']} questions, V={info['vocab']}: {run.caption(CORPUS)}")
+            title=f"CBOW, {info['questions']} analogy questions, V={info['vocab']}")
 axes[0].legend(fontsize=7)
 sns.lineplot(data=finite, x="width", y="movement", hue="parametrization", marker="o", ax=axes[1])
 axes[1].set(xscale="log", yscale="log", ylabel="relative embedding change",
-            title=f"embeddings move (NTP: ~ width^-1/2): {run.caption(CORPUS)}")
+            title="how far the input embeddings moved (NTP: ~ width^-1/2)")
+fig.suptitle(run.caption(CORPUS), fontsize=9)
 fig.tight_layout()
 run.savefig(fig, "word2vec_accuracy_and_movement_vs_width")
 slopes = {p: fit_power_law(g.width, g.movement)[0]
@@ -147,7 +148,7 @@ with run.section("fewshot_data"):
           dict(n_background=P.FS_BACKGROUND, n_evaluation=P.FS_EVALUATION,
                drawings=P.FS_DRAWINGS, seed=SEED))
     chars = glyphs.load_characters(P.FS_DATA, **kw)
-CHARS = chars.meta["title"] + (" [stand-in]" if chars.meta["stand_in"] else "")
+CHARS = chars.meta["title"]  # names the stand-in when it is one
 bg, ev = chars.subset("background"), chars.subset("evaluation")
 run.ledger.record("fs_characters_background", len(bg.images))
 run.ledger.record("fs_characters_evaluation", len(ev.images))
@@ -168,7 +169,8 @@ pd.Series({"background alphabets": len(set(bg.alphabet)),
            "drawings per character": ev.images.shape[1]})
 
 # %% [markdown]
-# Meta-training on background tasks, meta-test on `FS_TEST_TASKS` tasks from the evaluation
+# Meta-training on background tasks (`FS_META_STEPS` steps of `FS_BATCH` tasks; TP4 used 10,000
+# steps of 32), meta-test on `FS_TEST_TASKS` tasks from the evaluation
 # alphabets (mean +- standard error over tasks). The kernel limits' inner-loop rate and number of
 # steps are chosen on background tasks; the networks use `FS_INNER_LR` and `FS_INNER_STEPS`.
 
@@ -197,15 +199,16 @@ for ls, model in (("--", "muP limit"), ("-.", "NTK limit"), (":", "GP limit")):
         if len(row):
             axes[0].axhline(float(row.acc.iloc[0]), color=f"C{i}", ls=ls, lw=1,
                             label=f"{model} ({act})")
-axes[0].set(xscale="log", xlabel="width", ylabel="meta-test accuracy",
-            title=f"{TASK}, first-order MAML: {run.caption(CHARS)}")
+top = max(fs.acc.max(), fs.acc_before.max())
+axes[0].set(xscale="log", xlabel="width", ylabel="meta-test accuracy", ylim=(None, top + 0.06),
+            title=f"{TASK}, first-order MAML, meta-test")
 axes[0].legend(fontsize=6, ncol=2)
 smooth = fs_curves.assign(loss=fs_curves.groupby("model").loss.transform(
     lambda s: s.rolling(20, min_periods=1).mean()))
 sns.lineplot(data=smooth, x="step", y="loss", hue="model", style="activation", ax=axes[1])
-axes[1].set(ylabel="query loss (rolling mean of 20)",
-            title=f"meta-training on background tasks: {run.caption(CHARS)}")
+axes[1].set(ylabel="query loss (rolling mean of 20)", title="meta-training (background tasks)")
 axes[1].legend(fontsize=6)
+fig.suptitle(run.caption(CHARS), fontsize=9)
 fig.tight_layout()
 run.savefig(fig, "fewshot_accuracy_vs_width")
 fs.round(4)
@@ -218,6 +221,9 @@ fs.round(4)
 # caption. The paper's numbers are on Omniglot with longer meta-training (100 epochs) and tuned
 # hyper-parameters per width: its GP/NTK limits sit in the high 40s, the finite muP nets rise with
 # width and the linear muP limit is the best entry (TP4 Table 2); compare trends, not values.
+# Ours are meta-trained for a tenth of the paper's steps and the query loss is still falling at
+# the end (right panel above): these numbers describe an early stage of meta-training, and
+# whether the paper's gap appears with its longer schedule is not tested here.
 
 # %%
 tab = fs.assign(cell=[f"{100 * a:.1f} +- {100 * s:.1f}" for a, s in zip(fs.acc, fs.stderr)])

@@ -105,6 +105,8 @@ _NB06_CPU = dict(
     EPOCHS=5, BATCH=128, LR=1e-3,  # supervised training (Adam, cross-entropy), mask fixed
     NTT_STEPS=150, NTT_BATCH=32, NTT_LR=1e-3, MASK_EVERY=50,  # label-free transfer
     FASHION_DENSITIES=[0.03],     # second data set
+    CNN_DENSITIES=[],             # LeNet-5 on MNIST (full profile; [] skips the section)
+    CNN_METHODS=["random", "magnitude", "snip", "ntt"],
 )
 
 _NB03_CPU = dict(
@@ -115,13 +117,14 @@ _NB03_CPU = dict(
     W2V_MUP_WIDTHS=[16, 64, 256, 1024],
     W2V_OTHER_WIDTHS=[64, 256, 1024],  # NTP and SP
     W2V_ETA=0.05, W2V_EPOCHS=15, W2V_WINDOW=5, W2V_NEGATIVE=5, W2V_SAMPLE=1e-4,
-    W2V_WORKERS=2,                # >1 is faster but not bit-reproducible (Hogwild)
+    W2V_WORKERS=1,                # bit-reproducible; >1 is faster but races (Hogwild)
     # 2 · few-shot: first-order MAML, 5-way 1-shot, one-hidden-layer muP nets
     FS_DATA="glyphs",             # "omniglot" when the official zips are available
     FS_BACKGROUND=30, FS_EVALUATION=20, FS_DRAWINGS=20,  # glyph stand-in: alphabets, drawings
     FS_WAYS=5, FS_SHOTS=1, FS_QUERIES=1,
     FS_WIDTHS=[16, 64, 256, 1024], FS_ACTIVATIONS=["identity", "relu"],
-    FS_INNER_LR=1.0, FS_INNER_STEPS=1, FS_OUTER_LR=0.1, FS_META_STEPS=300, FS_BATCH=16,
+    # outer rate 0.1 as TP4 for the limit; 1,000 meta-steps of 16 tasks (TP4: 10,000 of 32)
+    FS_INNER_LR=1.0, FS_INNER_STEPS=1, FS_OUTER_LR=0.1, FS_META_STEPS=1000, FS_BATCH=16,
     FS_TEST_TASKS=1000, FS_VAL_TASKS=500,
     KERNEL_LRS=[0.3, 1.0, 3.0, 10.0], KERNEL_STEPS=[1, 3, 10, 30],
 )
@@ -138,17 +141,18 @@ PROFILES: dict[str, dict[str, dict]] = {
                  "W2V_MUP_WIDTHS": [16, 32, 64, 128, 256, 512, 1024],
                  "W2V_OTHER_WIDTHS": [64, 256, 1024], "W2V_WORKERS": 16,
                  "FS_DATA": "omniglot", "FS_WIDTHS": [2, 8, 32, 128, 512, 2048, 8192],
-                 "FS_META_STEPS": 5000, "FS_BATCH": 32, "FS_TEST_TASKS": 5000},
+                 "FS_META_STEPS": 10000, "FS_BATCH": 32, "FS_TEST_TASKS": 5000},
     },
     "06_neural_tangent_transfer": {
         "cpu": _NB06_CPU,
         "smoke": {**_NB06_CPU, "N_TRAIN": 300, "N_TEST": 300, "DENSITIES": [0.05],
                   "SEEDS": 1, "EPOCHS": 1, "NTT_STEPS": 4, "MASK_EVERY": 2,
-                  "FASHION_DENSITIES": [0.05]},
+                  "FASHION_DENSITIES": [0.05], "CNN_DENSITIES": [0.05],
+                  "CNN_METHODS": ["random", "ntt"]},
         "full": {**_NB06_CPU, "N_TRAIN": 50000, "N_TEST": 10000,
                  "DENSITIES": [0.01, 0.03, 0.05, 0.1], "SEEDS": 5, "EPOCHS": 40,
                  "NTT_STEPS": 5000, "NTT_BATCH": 64, "MASK_EVERY": 100,
-                 "FASHION_DENSITIES": [0.03, 0.1]},
+                 "FASHION_DENSITIES": [0.03, 0.1], "CNN_DENSITIES": [0.01, 0.03, 0.1]},
     },
     "05_adaptive_tangent_features": {
         "cpu": _NB05_CPU,
