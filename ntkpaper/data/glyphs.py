@@ -25,10 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import shutil
-import subprocess
 import unicodedata
-import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +34,7 @@ import numpy as np
 
 from ntkpaper import paths
 from ntkpaper._io import atomic_write
-from ntkpaper.data.sources import DatasetUnavailable
+from ntkpaper.data.sources import DatasetUnavailable, SourceError, _download, apt_extract
 
 OMNIGLOT_URL = "https://github.com/brendenlake/omniglot/raw/master/python/{}.zip"
 OMNIGLOT_MD5 = {"images_background": "68d2efa1b9178cc56df9314c21c6e718",
@@ -127,12 +124,9 @@ def load_omniglot(side: int = 28) -> CharacterSet:
         zpath = folder / f"{stem}.zip"
         if not zpath.exists():
             try:
-                folder.mkdir(parents=True, exist_ok=True)
-                with urllib.request.urlopen(OMNIGLOT_URL.format(stem), timeout=20) as r:
-                    blob = r.read()
-                atomic_write(zpath, lambda p, b=blob: p.write_bytes(b))
-            except OSError as exc:
-                errors.append(f"{OMNIGLOT_URL.format(stem)}: {exc}")
+                _download(OMNIGLOT_URL.format(stem), zpath)
+            except SourceError as exc:
+                errors.append(str(exc))
                 continue
         sets.append(read_omniglot_zip(zpath, md5, side))
     if errors:
@@ -156,29 +150,13 @@ def noto_font_dir() -> Path:
     download`` and unpacked under ``data/raw/deb`` (no installation)."""
     if any(NOTO_SYSTEM_DIR.glob("NotoSans*-Regular.ttf")):
         return NOTO_SYSTEM_DIR
-    debdir = paths.data_dir() / "raw" / "deb"
-    target = debdir / NOTO_PACKAGE / str(NOTO_SYSTEM_DIR).lstrip("/")
-    if not target.exists():
-        if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
-            raise DatasetUnavailable(f"the glyph set needs Debian's {NOTO_PACKAGE} fonts: "
-                                     "apt-get/dpkg-deb are not available here; install the "
-                                     f"package or copy its fonts to {NOTO_SYSTEM_DIR}")
-        debdir.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run(["apt-get", "download", NOTO_PACKAGE], cwd=debdir,
-                              capture_output=True, text=True, timeout=600)
-        debs = sorted(debdir.glob(f"{NOTO_PACKAGE}_*.deb"))
-        if not debs:
-            raise DatasetUnavailable(f"`apt-get download {NOTO_PACKAGE}` failed (run `apt-get "
-                                     f"update` first?): {proc.stderr.strip()[-300:]}")
-        tmp = debdir / f"{NOTO_PACKAGE}.part"
-        shutil.rmtree(tmp, ignore_errors=True)
-        proc = subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(tmp)],
-                              capture_output=True, text=True, timeout=600)
-        if proc.returncode != 0:
-            raise DatasetUnavailable(f"dpkg-deb -x {debs[-1].name} failed: {proc.stderr}")
-        shutil.rmtree(debdir / NOTO_PACKAGE, ignore_errors=True)
-        tmp.replace(debdir / NOTO_PACKAGE)
-    return target
+    try:
+        return apt_extract(NOTO_PACKAGE, paths.data_dir() / "raw" / "deb") / \
+            str(NOTO_SYSTEM_DIR).lstrip("/")
+    except SourceError as err:
+        raise DatasetUnavailable(f"the glyph set needs the fonts of Debian's {NOTO_PACKAGE}: "
+                                 f"{err}. Install the package or copy its fonts to "
+                                 f"{NOTO_SYSTEM_DIR}.") from err
 
 
 def font_alphabet(font_path: Path, min_chars: int, max_chars: int) -> tuple[str, list[str]]:

@@ -213,28 +213,39 @@ def _fashion_debian_installed(raw: Path) -> Arrays:
     return read_idx_dir(DEBIAN_FASHION_DIR)
 
 
+def apt_extract(package: str, debdir: Path) -> Path:
+    """``apt-get download <package>`` + ``dpkg-deb -x`` into ``debdir/<package>`` (no install,
+    no root); returns that directory. Reuses an earlier extraction; the unpacking goes to a
+    ``.part`` directory first, so an interrupted run leaves nothing half-written.
+
+    Raises:
+        SourceError: not a Debian system, the download failed (stale package lists?), or
+            dpkg-deb failed.
+    """
+    extracted = debdir / package
+    if extracted.exists():
+        return extracted
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        raise SourceError("apt-get/dpkg-deb not available (not a Debian system)")
+    debdir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["apt-get", "download", package], cwd=debdir,
+                          capture_output=True, text=True, timeout=600)
+    debs = sorted(debdir.glob(f"{package}_*.deb"))
+    if not debs:
+        raise SourceError(f"`apt-get download {package}` failed "
+                          f"(run `apt-get update` first?): {proc.stderr.strip()[-300:]}")
+    tmp = debdir / f"{package}.part"
+    shutil.rmtree(tmp, ignore_errors=True)
+    proc = subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(tmp)],
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise SourceError(f"dpkg-deb -x {debs[-1].name} failed: {proc.stderr.strip()}")
+    tmp.replace(extracted)
+    return extracted
+
+
 def _fashion_apt_download(raw: Path) -> Arrays:
-    debdir = raw / "deb"
-    extracted = debdir / "dataset-fashion-mnist"
-    target = extracted / str(DEBIAN_FASHION_DIR).lstrip("/")
-    if not target.exists():
-        if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
-            raise SourceError("apt-get/dpkg-deb not available (not a Debian system)")
-        debdir.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run(["apt-get", "download", "dataset-fashion-mnist"], cwd=debdir,
-                              capture_output=True, text=True, timeout=600)
-        debs = sorted(debdir.glob("dataset-fashion-mnist_*.deb"))
-        if not debs:
-            raise SourceError("`apt-get download dataset-fashion-mnist` failed "
-                              f"(run `apt-get update` first?): {proc.stderr.strip()[-300:]}")
-        tmp = debdir / "extract.part"
-        shutil.rmtree(tmp, ignore_errors=True)
-        proc = subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(tmp)],
-                              capture_output=True, text=True, timeout=600)
-        if proc.returncode != 0:
-            raise SourceError(f"dpkg-deb -x {debs[-1].name} failed: {proc.stderr.strip()}")
-        shutil.rmtree(extracted, ignore_errors=True)
-        tmp.replace(extracted)
+    target = apt_extract("dataset-fashion-mnist", raw / "deb") / str(DEBIAN_FASHION_DIR).lstrip("/")
     return read_idx_dir(target)
 
 
