@@ -29,6 +29,7 @@ d), ``yq`` (T, ways*queries) int.
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -53,12 +54,9 @@ def sample_episodes(images: np.ndarray, n_tasks: int, ways: int, shots: int, que
     if shots + queries > D:
         raise ValueError(f"shots + queries = {shots + queries} exceeds the {D} drawings per "
                          "character")
-    flat = images.reshape(C, D, -1)
-    if standardize:
-        flat = (flat - flat.mean(-1, keepdims=True)) / (flat.std(-1, keepdims=True) + 1e-6)
-    chars = np.stack([rng.choice(C, ways, replace=False) for _ in range(n_tasks)])     # (T, W)
-    draws = np.stack([np.stack([rng.choice(D, shots + queries, replace=False)
-                                for _ in range(ways)]) for _ in range(n_tasks)])  # (T,W,K+Q)
+    flat = standardize_images(images) if standardize else images.reshape(C, D, -1)
+    chars = _first_of_permutations(rng.random((n_tasks, C)), ways)                  # (T, W)
+    draws = _first_of_permutations(rng.random((n_tasks, ways, D)), shots + queries)  # (T,W,K+Q)
     x = flat[chars[:, :, None], draws]                                    # (T, W, K+Q, d)
     labels = np.broadcast_to(np.arange(ways)[None, :, None], draws.shape)
     xs = x[:, :, :shots].reshape(n_tasks, ways * shots, -1)
@@ -67,6 +65,23 @@ def sample_episodes(images: np.ndarray, n_tasks: int, ways: int, shots: int, que
     yq = labels[:, :, shots:].reshape(n_tasks, -1)
     return (xs.astype(np.float32), ys.astype(np.int32), xq.astype(np.float32),
             yq.astype(np.int32))
+
+
+def standardize_images(images: np.ndarray) -> np.ndarray:
+    """(C, D, S, S) or (C, D, S*S) -> (C, D, S*S) float32, zero mean and unit variance per
+    image."""
+    flat = images.reshape(*images.shape[:2], -1).astype(np.float32)
+    return (flat - flat.mean(-1, keepdims=True)) / (flat.std(-1, keepdims=True) + 1e-6)
+
+
+def _first_of_permutations(keys: np.ndarray, k: int) -> np.ndarray:
+    """The first ``k`` entries of the permutation that sorts each row of i.i.d. uniform ``keys``
+    (..., n): ``k`` distinct indices per row, uniformly drawn and in uniformly random order.
+    Vectorised (no Python loop per task); same result as ``argsort(keys)[..., :k]``."""
+    part = np.argpartition(keys, k - 1, axis=-1)[..., :k] if k < keys.shape[-1] else \
+        np.broadcast_to(np.arange(keys.shape[-1]), keys.shape)
+    order = np.argsort(np.take_along_axis(keys, part, -1), axis=-1)
+    return np.take_along_axis(part, order, -1)
 
 
 def limit_params(d: int, k: int) -> list[jax.Array]:
@@ -122,33 +137,65 @@ def _evaluator(activation: str, inner_steps: int):
     return jax.jit(jax.vmap(acc, in_axes=(None, None, 0, 0, 0, 0, None)))
 
 
+class MamlResult(NamedTuple):
+    """What :func:`maml_train` returns. ``params``: the selected meta-parameters (the best
+    validation checkpoint when validation tasks were given, else the last); ``last``: the
+    parameters after the last step; ``losses`` (meta_steps,): mean query loss per meta-step;
+    ``val_steps``/``val_acc`` (n_checkpoints,): validation accuracy at each checkpoint (empty
+    without validation); ``best_step``: the meta-step of ``params``."""
+    params: list
+    last: list
+    losses: np.ndarray
+    val_steps: np.ndarray
+    val_acc: np.ndarray
+    best_step: int
+
+
 def maml_train(params, abc: P.ABC, chars: np.ndarray, *, ways: int, shots: int, queries: int,
                inner_lr: float, inner_steps: int, outer_lr: float, meta_steps: int,
-               batch: int, activation: str = "identity", seed: int = 0, chunk: int = 50):
+               batch: int, activation: str = "identity", seed: int = 0, chunk: int = 50,
+               val=None, val_every: int = 0) -> MamlResult:
     """First-order MAML with SGD in both loops; muP's per-layer rates are ``eta n^{-c}`` (c = 0
-    for muP, so one rate per loop). ``chars`` (C, D, S, S): the background characters.
+    for muP, so one rate per loop). ``chars`` (C, D, S, S) or (C, D, S*S): the meta-training
+    characters.
 
-    Returns ``(params, losses)`` with the mean query loss per meta-step (meta_steps,).
+    With ``val`` (episodes from held-out characters, see :func:`sample_episodes`) and
+    ``val_every > 0``, the meta-parameters are evaluated on ``val`` every ``val_every`` steps
+    and the best checkpoint is returned, as in TP4's training script (best model on the
+    meta-validation split); without, the last parameters. See :class:`MamlResult`.
     """
     width = params[0].shape[1]
-    d = chars.shape[2] * chars.shape[3]
+    d = int(np.prod(chars.shape[2:]))
     mults = jnp.asarray(P.multipliers(abc, width, d))
     ilr = P.learning_rate(abc, inner_lr, width)
     olr = P.learning_rate(abc, outer_lr, width)
     run = _meta_trainer(activation, int(inner_steps))
+    select = val is not None and val_every > 0
+    if select:
+        chunk = min(chunk, val_every)
     rng = np.random.default_rng(seed)
-    losses, done = [], 0
+    flat = standardize_images(chars)  # once, not per chunk
+    losses, done, checks, best = [], 0, [], (-np.inf, params, 0)
     while done < meta_steps:
-        s = min(chunk, meta_steps - done)
-        eps = sample_episodes(chars, s * batch, ways, shots, queries, rng)
+        s = min(chunk, meta_steps - done, val_every - done % val_every if select else chunk)
+        eps = sample_episodes(flat, s * batch, ways, shots, queries, rng, standardize=False)
         eps = [jnp.asarray(e.reshape(s, batch, *e.shape[1:])) for e in eps]
         params, loss = run(params, mults, *eps, ilr, olr)
         losses.append(np.asarray(loss))
         done += s
-    losses = np.concatenate(losses)
+        if select and (done % val_every == 0 or done == meta_steps):
+            acc = float(maml_accuracy(params, abc, val, inner_lr=inner_lr,
+                                      inner_steps=inner_steps, activation=activation).mean())
+            checks.append((done, acc))
+            if acc > best[0]:
+                best = (acc, params, done)
+    losses = np.concatenate(losses) if losses else np.zeros(0)
     if not np.all(np.isfinite(losses)):
         raise FloatingPointError("MAML diverged (non-finite loss); lower outer_lr or inner_lr")
-    return params, losses
+    steps, accs = (np.array(c) for c in zip(*checks)) if checks else (np.zeros(0, int),
+                                                                      np.zeros(0))
+    chosen, at = (best[1], best[2]) if select and checks else (params, done)
+    return MamlResult(chosen, params, losses, steps, accs, at)
 
 
 def maml_accuracy(params, abc: P.ABC, episodes, *, inner_lr: float, inner_steps: int,

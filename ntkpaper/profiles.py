@@ -126,6 +126,9 @@ _NB03_CPU = dict(
     # outer rate 0.1 as TP4 for the limit; 1,000 meta-steps of 16 tasks (TP4: 10,000 of 32)
     FS_INNER_LR=1.0, FS_INNER_STEPS=1, FS_OUTER_LR=0.1, FS_META_STEPS=1000, FS_BATCH=16,
     FS_TEST_TASKS=1000, FS_VAL_TASKS=500,
+    # 15% of background characters held out (as torchmeta's Omniglot split); the checkpoint with
+    # the best validation accuracy, checked every FS_VAL_EVERY steps, is kept (as TP4's script)
+    FS_VAL_FRACTION=0.15, FS_VAL_EVERY=250,  # 4 checks: each costs ~1-2 s on 2 cores
     KERNEL_LRS=[0.3, 1.0, 3.0, 10.0], KERNEL_STEPS=[1, 3, 10, 30],
 )
 
@@ -136,12 +139,14 @@ PROFILES: dict[str, dict[str, dict]] = {
                   "W2V_MUP_WIDTHS": [8, 16], "W2V_OTHER_WIDTHS": [8, 16], "W2V_EPOCHS": 1,
                   "W2V_WORKERS": 1, "FS_BACKGROUND": 4, "FS_EVALUATION": 2, "FS_DRAWINGS": 4,
                   "FS_WIDTHS": [8, 16], "FS_META_STEPS": 4, "FS_BATCH": 4, "FS_TEST_TASKS": 40,
-                  "FS_VAL_TASKS": 20, "KERNEL_LRS": [1.0], "KERNEL_STEPS": [1, 3]},
+                  "FS_VAL_TASKS": 20, "FS_VAL_EVERY": 2, "KERNEL_LRS": [1.0],
+                  "KERNEL_STEPS": [1, 3]},
         "full": {**_NB03_CPU, "W2V_CORPUS": "text8", "W2V_VOCAB": 10000,
                  "W2V_MUP_WIDTHS": [16, 32, 64, 128, 256, 512, 1024],
                  "W2V_OTHER_WIDTHS": [64, 256, 1024], "W2V_WORKERS": 16,
                  "FS_DATA": "omniglot", "FS_WIDTHS": [2, 8, 32, 128, 512, 2048, 8192],
-                 "FS_META_STEPS": 10000, "FS_BATCH": 32, "FS_TEST_TASKS": 5000},
+                 "FS_META_STEPS": 10000, "FS_BATCH": 32, "FS_TEST_TASKS": 5000,
+                 "FS_VAL_EVERY": 100},  # TP4 validated after each epoch of 100 meta-steps
     },
     "06_neural_tangent_transfer": {
         "cpu": _NB06_CPU,

@@ -10,7 +10,6 @@ import jax
 import numpy as np
 import pandas as pd
 
-from ntkpaper import architectures as A
 from ntkpaper import fewshot as F
 from ntkpaper import parametrization as P
 from ntkpaper import word2vec as W
@@ -58,21 +57,41 @@ def compute_word2vec(text: str, questions: pd.DataFrame, vocab_size: int, mup_wi
     return pd.DataFrame(rows), info
 
 
+def split_validation(background: np.ndarray, fraction: float, seed: int = 0):
+    """Hold out ``fraction`` of the background characters (whole characters, drawn at random)
+    for meta-validation, as torchmeta's Omniglot split does. (C, D, ...) -> (train, val)."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"validation fraction must be in (0, 1), got {fraction}")
+    order = np.random.default_rng(seed).permutation(len(background))
+    n_val = max(1, round(fraction * len(background)))
+    return background[np.sort(order[n_val:])], background[np.sort(order[:n_val])]
+
+
 def compute_fewshot(background: np.ndarray, evaluation: np.ndarray, widths, activations, *,
                     ways: int, shots: int, queries: int, inner_lr: float, inner_steps: int,
                     outer_lr: float, meta_steps: int, batch: int, test_tasks: int,
-                    val_tasks: int, kernel_lrs, kernel_steps, seed: int = 0):
+                    val_tasks: int, kernel_lrs, kernel_steps, val_fraction: float = 0.15,
+                    val_every: int = 0, seed: int = 0, kernels: bool = True,
+                    limit: bool = True):
     """Meta-test accuracy of first-order MAML in muP per width and activation, of the linear
-    net's exact muP limit, and of the GP/NTK limits (inner-loop rate and steps chosen on
-    background-split validation tasks; see :mod:`ntkpaper.fewshot`).
+    net's exact muP limit, and of the GP/NTK limits (see :mod:`ntkpaper.fewshot`).
 
     ``background``/``evaluation``: (C, D, S, S) characters of the two splits (disjoint
-    alphabets). Returns ``(acc, curves, kernel_grid)``: rows model, activation, width, acc, sem,
-    acc_before (before meta-training); meta-training losses; the kernel grid.
+    alphabets). ``val_fraction`` of the background characters are held out; ``val_tasks``
+    tasks drawn from them choose the kernel limits' inner-loop rate and steps and, with
+    ``val_every > 0``, the best meta-training checkpoint (evaluated every ``val_every`` steps,
+    as TP4 kept the best model on its validation split).
+
+    Returns ``(acc, curves, kernel_grid)``: rows model, activation, width, acc, stderr,
+    acc_before (before meta-training), acc_last (after the last step), best_step; per-step
+    meta-training losses with ``val_acc`` at the checkpoints (NaN elsewhere); the kernel grid
+    (empty without ``kernels``, which skips the GP/NTK limits; ``limit=False`` skips the linear
+    muP limit).
     """
+    train_chars, val_chars = split_validation(background, val_fraction, seed)
     test = F.sample_episodes(evaluation, test_tasks, ways, shots, queries,
                              np.random.default_rng(seed + 1))
-    val = F.sample_episodes(background, val_tasks, ways, shots, queries,
+    val = F.sample_episodes(val_chars, val_tasks, ways, shots, queries,
                             np.random.default_rng(seed + 2))
     d = background.shape[2] * background.shape[3]
     abc = P.named("mup", 1)
@@ -81,20 +100,29 @@ def compute_fewshot(background: np.ndarray, evaluation: np.ndarray, widths, acti
     for act in activations:
         runs = [(f"muP {n}", float(n), P.init(jax.random.PRNGKey(seed), abc, d, int(n), ways))
                 for n in widths]
-        if act == "identity":
+        if act == "identity" and limit:
             runs.append(("muP limit", np.inf, F.limit_params(d, ways)))
         for model, width, p in runs:
             t0 = time.perf_counter()
             before = F.maml_accuracy(p, abc, test, activation=act, **kw)
-            p, losses = F.maml_train(p, abc, background, ways=ways, shots=shots, queries=queries,
-                                     outer_lr=outer_lr, meta_steps=meta_steps, batch=batch,
-                                     activation=act, seed=seed, **kw)
-            acc = F.maml_accuracy(p, abc, test, activation=act, **kw)
+            res = F.maml_train(p, abc, train_chars, ways=ways, shots=shots, queries=queries,
+                               outer_lr=outer_lr, meta_steps=meta_steps, batch=batch,
+                               activation=act, seed=seed, val=val, val_every=val_every, **kw)
+            acc = F.maml_accuracy(res.params, abc, test, activation=act, **kw)
+            last = (acc if res.best_step == meta_steps else
+                    F.maml_accuracy(res.last, abc, test, activation=act, **kw))
             rows.append(dict(model=model, activation=act, width=width, acc=acc.mean(),
                              stderr=acc.std() / np.sqrt(len(acc)), acc_before=before.mean(),
+                             acc_last=last.mean(), best_step=res.best_step,
                              seconds=time.perf_counter() - t0))
+            val_acc = np.full(len(res.losses), np.nan)
+            val_acc[res.val_steps - 1] = res.val_acc
             curves.append(pd.DataFrame(dict(model=model, activation=act, width=width,
-                                            step=np.arange(1, len(losses) + 1), loss=losses)))
+                                            step=np.arange(1, len(res.losses) + 1),
+                                            loss=res.losses, val_acc=val_acc)))
+        if not kernels:
+            continue
+        from ntkpaper import architectures as A  # neural-tangents: only for the kernel limits
         _, _, kernel_fn = A.fc(1, W_std=1.0, b_std=None, activation=act, out_dim=ways)
         grid = F.kernel_grid(kernel_fn, val, ways, kernel_lrs, kernel_steps).assign(activation=act)
         grids.append(grid)
@@ -103,7 +131,9 @@ def compute_fewshot(background: np.ndarray, evaluation: np.ndarray, widths, acti
             acc = F.kernel_accuracy(kernel_fn, test, kind, float(best.lr), int(best.steps), ways)
             rows.append(dict(model="GP limit" if kind == "nngp" else "NTK limit", activation=act,
                              width=np.inf, acc=acc.mean(), stderr=acc.std() / np.sqrt(len(acc)),
-                             acc_before=acc.mean(), seconds=0.0,
-                             lr=float(best.lr), steps=int(best.steps)))
-    return pd.DataFrame(rows), pd.concat(curves, ignore_index=True), pd.concat(grids,
-                                                                               ignore_index=True)
+                             acc_before=acc.mean(), acc_last=acc.mean(), best_step=0,
+                             seconds=0.0, lr=float(best.lr), steps=int(best.steps)))
+    grid = pd.concat(grids, ignore_index=True) if grids else pd.DataFrame()
+    curves = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(
+        columns=["model", "activation", "width", "step", "loss", "val_acc"])
+    return pd.DataFrame(rows), curves, grid

@@ -130,6 +130,28 @@ def _xy(n=12, d=6, k=3, seed=0):
         rng.standard_normal((n, k)).astype(np.float32)
 
 
+def test_vectorised_draws_are_uniform_ordered_subsets():
+    # the sampler's draw equals the first k of a uniformly random permutation
+    keys = np.random.default_rng(0).random((4000, 7))
+    for k in (1, 3, 7):
+        np.testing.assert_array_equal(F._first_of_permutations(keys, k),
+                                      np.argsort(keys, axis=1)[:, :k])
+    # and so every character is equally likely under every label: 4000 draws of 3 of 7,
+    # each (label, character) cell expects 4000/7 ~ 571 with sd ~ 22
+    draw = F._first_of_permutations(keys, 3)
+    counts = np.stack([np.bincount(draw[:, j], minlength=7) for j in range(3)])
+    assert np.all(np.abs(counts - 4000 / 7) < 5 * np.sqrt(4000 / 7 * 6 / 7)), counts
+    assert all(len(set(row)) == 3 for row in draw)
+
+
+def test_standardize_images_gives_zero_mean_unit_variance_per_image():
+    imgs = np.random.default_rng(1).random((3, 4, 5, 5)) * 7 + 2
+    flat = F.standardize_images(imgs)
+    assert flat.shape == (3, 4, 25) and flat.dtype == np.float32
+    np.testing.assert_allclose(flat.mean(-1), 0, atol=1e-5)
+    np.testing.assert_allclose(flat.std(-1), 1, atol=1e-4)
+
+
 def test_orthonormal_width_d_plus_k_net_is_the_computed_muP_linear_limit():
     """limit_params trained by gradient descent = notebook 02's closed recursion (exact)."""
     x, y = _xy()
@@ -159,12 +181,45 @@ def test_wide_mup_maml_approaches_the_limit():
         return np.asarray(P._forward(p, P.multipliers(abc, n, 16), eps[2].reshape(-1, 16),
                                      P._ACT["identity"])[0])
 
-    lim, _ = F.maml_train(F.limit_params(16, 3), abc, chars, **kw)
+    lim = F.maml_train(F.limit_params(16, 3), abc, chars, **kw).params
     ref = outputs(lim)
     for n in (64, 4096):
-        p, _ = F.maml_train(P.init(jax.random.PRNGKey(1), abc, 16, n, 3), abc, chars, **kw)
+        p = F.maml_train(P.init(jax.random.PRNGKey(1), abc, 16, n, 3), abc, chars, **kw).params
         err[n] = np.linalg.norm(outputs(p) - ref) / np.linalg.norm(ref)
     assert err[4096] < 0.35 * err[64]
+
+
+def test_maml_keeps_the_best_validation_checkpoint():
+    chars = _images()
+    abc = P.named("mup", 1)
+    kw = dict(ways=3, shots=1, queries=1, inner_lr=1.0, inner_steps=1, outer_lr=3.0,
+              batch=4, activation="identity", chunk=2)
+    val = F.sample_episodes(chars, 40, 3, 1, 1, np.random.default_rng(9))
+    p0 = P.init(jax.random.PRNGKey(3), abc, 16, 32, 3)
+    res = F.maml_train(p0, abc, chars, meta_steps=7, val=val, val_every=2, **kw)
+    np.testing.assert_array_equal(res.val_steps, [2, 4, 6, 7])
+    assert res.best_step == res.val_steps[np.argmax(res.val_acc)]
+    acc = F.maml_accuracy(res.params, abc, val, inner_lr=1.0, inner_steps=1)
+    assert acc.mean() == pytest.approx(res.val_acc.max())
+    # the same task stream without validation reaches the same parameters at those steps
+    again = F.maml_train(p0, abc, chars, meta_steps=res.best_step, **kw)
+    for a, b in zip(again.params, res.params):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    full = F.maml_train(p0, abc, chars, meta_steps=7, **kw)
+    assert full.best_step == 7 and len(full.val_acc) == 0
+    for a, b in zip(full.params, res.last):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_validation_characters_are_held_out():
+    from ntkpaper.tp4_experiments import split_validation
+    chars = np.arange(40 * 2).reshape(40, 2)
+    train, val = split_validation(chars, 0.15, seed=1)
+    assert len(val) == 6 and len(train) == 34
+    assert not set(train[:, 0]) & set(val[:, 0])
+    assert set(train[:, 0]) | set(val[:, 0]) == set(chars[:, 0])
+    with pytest.raises(ValueError, match="validation fraction"):
+        split_validation(chars, 1.0)
 
 
 def test_kernel_adaptation_is_the_wide_centred_ntp_net_adaptation():
