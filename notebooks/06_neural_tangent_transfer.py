@@ -69,6 +69,7 @@ from IPython.display import display
 
 from ntkpaper import data, session
 from ntkpaper import sparsity as sp
+from ntkpaper.plotting import accuracy_bars
 
 NOTEBOOK = "06_neural_tangent_transfer"
 run = session.start(NOTEBOOK, PROFILE, SEED, namespace=globals())
@@ -158,12 +159,7 @@ f_summary = f_final.groupby(["method", "density"]).test_acc.agg(["mean", "std"])
 for (m, rho), r in f_summary.iterrows():
     run.ledger.record(f"acc_fashion_{m}_d{rho:g}", r["mean"])
 fig, ax = plt.subplots(figsize=(6, 4))
-sns.barplot(data=f_final[f_final.method != "dense"], x="density", y="test_acc", hue="method",
-            errorbar=("pi", 100), ax=ax)
-ax.axhline(f_final[f_final.method == "dense"].test_acc.mean(), color="k", ls="--", lw=1)
-lo = f_final.test_acc.min()
-ax.set(ylim=(max(0.0, lo - 0.05), None), ylabel="test accuracy",
-       title=f"LeNet-300-100 (dashed: dense): {run.caption(FM)}")
+accuracy_bars(ax, f_final, f"LeNet-300-100 (dashed: dense): {run.caption(FM)}")
 run.savefig(fig, "accuracy_fashion")
 f_summary.round(4)
 
@@ -184,11 +180,7 @@ if P.CNN_DENSITIES:
     for (m, rho), r in c_summary.iterrows():
         run.ledger.record(f"acc_lenet5_{m}_d{rho:g}", r["mean"])
     fig, ax = plt.subplots(figsize=(6, 4))
-    sns.barplot(data=c_final[c_final.method != "dense"], x="density", y="test_acc",
-                hue="method", errorbar=("pi", 100), ax=ax)
-    ax.axhline(c_final[c_final.method == "dense"].test_acc.mean(), color="k", ls="--", lw=1)
-    ax.set(ylim=(max(0.0, c_final.test_acc.min() - 0.05), None), ylabel="test accuracy",
-           title=f"LeNet-5 (dashed: dense): {run.caption(CM)}")
+    accuracy_bars(ax, c_final, f"LeNet-5 (dashed: dense): {run.caption(CM)}")
     run.savefig(fig, "accuracy_lenet5_mnist")
     display(c_summary.round(4))
 else:

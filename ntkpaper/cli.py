@@ -8,7 +8,9 @@ import sys
 import yaml
 
 
-def _parse_params(pairs: list[list[str]] | None) -> dict:
+def parse_params(pairs: list[list[str]] | None) -> dict:
+    """``[[NAME, VALUE], ...]`` from ``-p NAME VALUE`` options -> dict, values read as YAML
+    (``3`` -> int, ``[16, 64]`` -> list, ``glyphs`` -> str)."""
     out = {}
     for name, value in pairs or []:
         out[name] = yaml.safe_load(value)
@@ -36,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             outcomes = runner.run(args.notebooks, args.profile, args.jobs,
-                                  _parse_params(args.parameter))
+                                  parse_params(args.parameter))
         except profiles.ProfileError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ntkpaper import parametrization as P
+from ntkpaper.data.prep import standardize_per_example
 
 
 def sample_episodes(images: np.ndarray, n_tasks: int, ways: int, shots: int, queries: int,
@@ -70,8 +71,9 @@ def sample_episodes(images: np.ndarray, n_tasks: int, ways: int, shots: int, que
 def standardize_images(images: np.ndarray) -> np.ndarray:
     """(C, D, S, S) or (C, D, S*S) -> (C, D, S*S) float32, zero mean and unit variance per
     image."""
-    flat = images.reshape(*images.shape[:2], -1).astype(np.float32)
-    return (flat - flat.mean(-1, keepdims=True)) / (flat.std(-1, keepdims=True) + 1e-6)
+    C, D = images.shape[:2]
+    return standardize_per_example(images.reshape(C * D, -1)).reshape(C, D, -1).astype(
+        np.float32)
 
 
 def _first_of_permutations(keys: np.ndarray, k: int) -> np.ndarray:
@@ -229,15 +231,24 @@ def kernel_adapt(k_ss: np.ndarray, k_qs: np.ndarray, ys: np.ndarray, ways: int, 
                  steps: int) -> np.ndarray:
     """Query logits (T, q, ways) after ``steps`` of kernel gradient descent on the mean
     cross-entropy of the support set, from ``f = 0``: ``f <- f - lr K(., X_s) dL/df(X_s)``."""
+    return _kernel_descent(k_ss, k_qs, ys, ways, lr, [steps])[steps]
+
+
+def _kernel_descent(k_ss, k_qs, ys, ways: int, lr: float, record) -> dict[int, np.ndarray]:
+    """One kernel gradient-descent run (see :func:`kernel_adapt`); the query logits after each
+    step count in ``record``, ``{steps: (T, q, ways)}``."""
     y = jax.nn.one_hot(ys, ways)
     s = ys.shape[1]
     fs = jnp.zeros(y.shape)
     fq = jnp.zeros((k_qs.shape[0], k_qs.shape[1], ways))
-    for _ in range(steps):
+    out = {0: np.asarray(fq)} if 0 in record else {}
+    for t in range(1, max(record) + 1):
         g = (jax.nn.softmax(fs) - y) / s                      # dL/df on the support set
         fs = fs - lr * jnp.einsum("tij,tjc->tic", k_ss, g)
         fq = fq - lr * jnp.einsum("tij,tjc->tic", k_qs, g)
-    return np.asarray(fq)
+        if t in record:
+            out[t] = np.asarray(fq)
+    return out
 
 
 def kernel_accuracy(kernel_fn, episodes, kind: str, lr: float, steps: int, ways: int):
@@ -254,7 +265,8 @@ def kernel_grid(kernel_fn, episodes, ways: int, lrs, steps_grid) -> pd.DataFrame
     for kind in ("nngp", "ntk"):
         k_ss, k_qs = task_kernels(kernel_fn, xs, xq, kind)
         for lr in lrs:
+            logits = _kernel_descent(k_ss, k_qs, ys, ways, lr, set(steps_grid))
             for steps in steps_grid:
-                acc = np.mean(kernel_adapt(k_ss, k_qs, ys, ways, lr, steps).argmax(-1) == yq)
+                acc = np.mean(logits[steps].argmax(-1) == yq)
                 rows.append(dict(kind=kind, lr=lr, steps=steps, acc=float(acc)))
     return pd.DataFrame(rows)

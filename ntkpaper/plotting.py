@@ -42,3 +42,22 @@ def savefig(fig, directory: str | Path, name: str) -> list[Path]:
             p, format=ext, bbox_inches="tight", metadata=meta))
         out.append(path)
     return out
+
+
+def accuracy_bars(ax, final, title: str) -> None:
+    """Final test accuracy of sparse networks as bars (x: density, hue: method, error bar: the
+    range over seeds) and the dense network (rows with method ``"dense"``) as a dashed line.
+
+    ``final``: a table with columns method, density, seed, test_acc (one row per run); the y axis
+    starts 0.05 below the lowest accuracy so that differences between methods stay visible.
+    """
+    sparse = final[final.method != "dense"]
+    if sparse.empty:
+        raise ValueError("accuracy_bars needs rows of sparse methods (method != 'dense')")
+    sns.barplot(data=sparse, x="density", y="test_acc", hue="method", errorbar=("pi", 100),
+                ax=ax)
+    dense = final[final.method == "dense"].test_acc
+    if len(dense):
+        ax.axhline(dense.mean(), color="k", ls="--", lw=1)
+    ax.set(ylim=(max(0.0, final.test_acc.min() - 0.05), None), ylabel="test accuracy",
+           title=title)

@@ -299,7 +299,8 @@ def neural_tangent_transfer(params, rho: float, x_unlabelled: np.ndarray, key: j
 
 
 def train_sparse(params, masks, x, labels, x_test, labels_test, n_classes: int, epochs: int,
-                 batch: int, lr: float, key: jax.Array, eval_every: int = 1) -> pd.DataFrame:
+                 batch: int, lr: float, key: jax.Array, eval_every: int = 1
+                 ) -> tuple[pd.DataFrame, list[jax.Array]]:
     """Supervised training (Adam, cross-entropy) with the mask fixed.
 
     Returns:

@@ -67,6 +67,28 @@ def split_validation(background: np.ndarray, fraction: float, seed: int = 0):
     return background[np.sort(order[n_val:])], background[np.sort(order[:n_val])]
 
 
+def _fewshot_tasks(background, evaluation, ways, shots, queries, test_tasks, val_tasks,
+                   val_fraction, seed):
+    """(meta-training characters, validation episodes, test episodes) for both drivers."""
+    train_chars, val_chars = split_validation(background, val_fraction, seed)
+    test = F.sample_episodes(evaluation, test_tasks, ways, shots, queries,
+                             np.random.default_rng(seed + 1))
+    val = F.sample_episodes(val_chars, val_tasks, ways, shots, queries,
+                            np.random.default_rng(seed + 2))
+    return train_chars, val, test
+
+
+def _fewshot_models(widths, activation, background, ways, seed, limit):
+    """[(model name, width, initial muP parameters)]: each width, then the linear limit."""
+    d = background.shape[2] * background.shape[3]
+    abc = P.named("mup", 1)
+    runs = [(f"muP {n}", float(n), P.init(jax.random.PRNGKey(seed), abc, d, int(n), ways))
+            for n in widths]
+    if activation == "identity" and limit:
+        runs.append(("muP limit", np.inf, F.limit_params(d, ways)))
+    return runs
+
+
 def compute_fewshot(background: np.ndarray, evaluation: np.ndarray, widths, activations, *,
                     ways: int, shots: int, queries: int, inner_lr: float, inner_steps: int,
                     outer_lr: float, meta_steps: int, batch: int, test_tasks: int,
@@ -88,21 +110,13 @@ def compute_fewshot(background: np.ndarray, evaluation: np.ndarray, widths, acti
     (empty without ``kernels``, which skips the GP/NTK limits; ``limit=False`` skips the linear
     muP limit).
     """
-    train_chars, val_chars = split_validation(background, val_fraction, seed)
-    test = F.sample_episodes(evaluation, test_tasks, ways, shots, queries,
-                             np.random.default_rng(seed + 1))
-    val = F.sample_episodes(val_chars, val_tasks, ways, shots, queries,
-                            np.random.default_rng(seed + 2))
-    d = background.shape[2] * background.shape[3]
+    train_chars, val, test = _fewshot_tasks(background, evaluation, ways, shots, queries,
+                                            test_tasks, val_tasks, val_fraction, seed)
     abc = P.named("mup", 1)
     kw = dict(inner_lr=inner_lr, inner_steps=inner_steps)
     rows, curves, grids = [], [], []
     for act in activations:
-        runs = [(f"muP {n}", float(n), P.init(jax.random.PRNGKey(seed), abc, d, int(n), ways))
-                for n in widths]
-        if act == "identity" and limit:
-            runs.append(("muP limit", np.inf, F.limit_params(d, ways)))
-        for model, width, p in runs:
+        for model, width, p in _fewshot_models(widths, act, background, ways, seed, limit):
             t0 = time.perf_counter()
             before = F.maml_accuracy(p, abc, test, activation=act, **kw)
             res = F.maml_train(p, abc, train_chars, ways=ways, shots=shots, queries=queries,
@@ -137,3 +151,40 @@ def compute_fewshot(background: np.ndarray, evaluation: np.ndarray, widths, acti
     curves = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(
         columns=["model", "activation", "width", "step", "loss", "val_acc"])
     return pd.DataFrame(rows), curves, grid
+
+
+def fewshot_checkpoints(background: np.ndarray, evaluation: np.ndarray, widths, activations,
+                        checkpoints, *, ways: int, shots: int, queries: int, inner_lr: float,
+                        inner_steps: int, outer_lr: float, batch: int, test_tasks: int,
+                        val_tasks: int, val_fraction: float = 0.15, seed: int = 0,
+                        limit: bool = True) -> pd.DataFrame:
+    """Meta-test and validation accuracy during meta-training, without checkpoint selection.
+
+    Same tasks and initial networks as :func:`compute_fewshot`; MAML runs from one checkpoint
+    (cumulative meta-steps, ``0`` included) to the next, each segment with a fresh task stream
+    (seed ``seed + k`` for the k-th segment). Returns rows model, activation, width, meta_steps,
+    test_acc, test_stderr, val_acc.
+    """
+    if any(int(c) < 0 for c in checkpoints):
+        raise ValueError(f"checkpoints are meta-step counts >= 0, got {list(checkpoints)}")
+    train_chars, val, test = _fewshot_tasks(background, evaluation, ways, shots, queries,
+                                            test_tasks, val_tasks, val_fraction, seed)
+    abc = P.named("mup", 1)
+    kw = dict(inner_lr=inner_lr, inner_steps=inner_steps)
+    rows = []
+    for act in activations:
+        for model, width, p in _fewshot_models(widths, act, background, ways, seed, limit):
+            done = 0
+            for k, target in enumerate(sorted({0, *map(int, checkpoints)})):
+                if target > done:
+                    p = F.maml_train(p, abc, train_chars, ways=ways, shots=shots,
+                                     queries=queries, outer_lr=outer_lr,
+                                     meta_steps=target - done, batch=batch, activation=act,
+                                     seed=seed + k, **kw).last
+                    done = target
+                acc = F.maml_accuracy(p, abc, test, activation=act, **kw)
+                rows.append(dict(model=model, activation=act, width=width, meta_steps=done,
+                                 test_acc=acc.mean(), test_stderr=acc.std() / np.sqrt(len(acc)),
+                                 val_acc=F.maml_accuracy(p, abc, val, activation=act,
+                                                         **kw).mean()))
+    return pd.DataFrame(rows)

@@ -59,7 +59,7 @@ def test_cifar10_loader_uses_local_archive_and_checks_md5(tmp_path, monkeypatch)
     formats.write_cifar10_tarball(tmp_path / "raw" / "cifar-10-python.tar.gz", arrays)
     # a miniature is not the official archive: the pinned md5 rejects it, and with no internet
     # the canonical URL fails too -> one error naming both sources and how to provide the data
-    monkeypatch.setattr(sources, "_download", _no_network)
+    monkeypatch.setattr(sources, "download", _no_network)
     with pytest.raises(data.DatasetUnavailable) as err:
         data.load_arrays("cifar10", verbose=False)
     msg = str(err.value)

@@ -97,6 +97,19 @@ def test_build_glyphs_gives_disjoint_alphabets_and_distinct_characters(tmp_path)
         cs.subset("test")
 
 
+def test_load_glyphs_returns_the_same_set_built_or_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("NTKPAPER_DATA_DIR", str(tmp_path))
+    for src, dst in [("DejaVuSans.ttf", "NotoSansA-Regular.ttf"),
+                     ("DejaVuSerif.ttf", "NotoSansB-Regular.ttf")]:
+        (tmp_path / dst).write_bytes((MPL_FONTS / src).read_bytes())
+    monkeypatch.setattr(G, "noto_font_dir", lambda: tmp_path)
+    first = G.load_glyphs(n_background=1, n_evaluation=1, drawings=2, side=16)
+    again = G.load_glyphs(n_background=1, n_evaluation=1, drawings=2, side=16)
+    np.testing.assert_array_equal(first.images, again.images)
+    assert first.alphabets == again.alphabets and list(first.split) == list(again.split)
+    assert len(list(tmp_path.glob("glyphs_*.npz"))) == 1 and not list(tmp_path.glob("*.part"))
+
+
 def test_episode_sampler_shapes_labels_and_disjointness():
     C, D = 12, 6
     # every image is unique: character c, drawing d -> constant value c * D + d
@@ -251,3 +264,36 @@ def test_kernel_adaptation_is_the_wide_centred_ntp_net_adaptation():
     assert max(err[3:]) < 0.1 and np.mean(err[3:]) < 0.3 * np.mean(err[:3])
     with pytest.raises(ValueError, match="kind"):
         F.task_kernels(kernel_fn, xs, xq, "gp")
+
+
+def test_kernel_grid_reads_one_descent_at_every_step_count():
+    chars = _images()
+    eps = F.sample_episodes(chars, 12, 3, 1, 2, np.random.default_rng(4))
+    _, _, kernel_fn = A.fc(1, W_std=1.0, b_std=None, activation="relu", out_dim=3)
+    grid = F.kernel_grid(kernel_fn, eps, 3, [0.5, 4.0], [1, 2, 5])
+    assert len(grid) == 2 * 2 * 3
+    for r in grid.itertuples():
+        acc = F.kernel_accuracy(kernel_fn, eps, r.kind, r.lr, r.steps, 3)
+        assert r.acc == pytest.approx(acc.mean())
+    k_ss, k_qs = F.task_kernels(kernel_fn, eps[0], eps[2], "ntk")
+    assert np.all(F.kernel_adapt(k_ss, k_qs, eps[1], 3, 1.0, 0) == 0)
+
+
+def test_fewshot_drivers_share_tasks_and_the_checkpoint_table_starts_untrained():
+    from ntkpaper import tp4_experiments as X
+
+    rng = np.random.default_rng(0)
+    bg, ev = rng.random((20, 4, 4, 4)), rng.random((10, 4, 4, 4))
+    common = dict(ways=3, shots=1, queries=1, inner_lr=1.0, inner_steps=1, outer_lr=0.5,
+                  batch=4, test_tasks=30, val_tasks=10, val_fraction=0.2)
+    acc, curves, grid = X.compute_fewshot(bg, ev, [8], ["identity"], meta_steps=4, val_every=2,
+                                          kernel_lrs=[1.0], kernel_steps=[1], **common)
+    assert list(acc.model) == ["muP 8", "muP limit", "GP limit", "NTK limit"]
+    assert set(acc.best_step[:2]) <= {2, 4} and curves.val_acc.notna().sum() == 4
+    ck = X.fewshot_checkpoints(bg, ev, [8], ["identity"], [3, 1], **common)
+    assert list(ck.meta_steps) == [0, 1, 3, 0, 1, 3]
+    start = ck[ck.meta_steps == 0].set_index("model").test_acc
+    assert start["muP 8"] == pytest.approx(acc.set_index("model").acc_before["muP 8"])
+    assert start["muP limit"] == pytest.approx(acc.set_index("model").acc_before["muP limit"])
+    with pytest.raises(ValueError, match="meta-step counts"):
+        X.fewshot_checkpoints(bg, ev, [8], ["identity"], [-1], **common)

@@ -1,5 +1,7 @@
 """text8-style cleaning of wiki markup and parsing of the word-analogy questions."""
 
+import zipfile
+
 import pytest
 
 from ntkpaper.data import text
@@ -76,3 +78,35 @@ def test_load_corpus_from_a_local_wheel(tmp_path, monkeypatch):
     assert (tmp_path / "wiki_standin.txt").exists()  # cached
     with pytest.raises(ValueError, match="unknown corpus 'text9'"):
         text.load_corpus("text9")
+
+
+def test_text8_unreachable_says_where_to_put_it_and_leaves_nothing(tmp_path, monkeypatch):
+    from ntkpaper.data import sources
+
+    monkeypatch.setenv("NTKPAPER_DATA_DIR", str(tmp_path))
+    _mini_wheel(tmp_path / "gensim-0.0-py3-none-any.whl", ["One two."], ": s\na b c d\n")
+
+    def offline(url, dest, timeout=20.0):
+        raise sources.SourceError(f"download of {url} failed: no network")
+
+    monkeypatch.setattr(sources, "download", offline)
+    with pytest.raises(sources.DatasetUnavailable, match="download text8.zip"):
+        text.load_corpus("text8")
+    assert not (tmp_path / "text8.txt").exists() and not (tmp_path / "text8.zip").exists()
+
+
+def test_text8_zip_of_the_wrong_size_is_removed(tmp_path, monkeypatch):
+    from ntkpaper.data import sources
+
+    monkeypatch.setenv("NTKPAPER_DATA_DIR", str(tmp_path))
+    _mini_wheel(tmp_path / "gensim-0.0-py3-none-any.whl", ["One two."], ": s\na b c d\n")
+
+    def truncated(url, dest, timeout=20.0):
+        with zipfile.ZipFile(dest, "w") as z:
+            z.writestr("text8", " a b")
+        return dest
+
+    monkeypatch.setattr(sources, "download", truncated)
+    with pytest.raises(sources.DatasetUnavailable, match="expected 31344016"):
+        text.load_corpus("text8")
+    assert not (tmp_path / "text8.zip").exists()

@@ -34,7 +34,7 @@ import numpy as np
 
 from ntkpaper import paths
 from ntkpaper._io import atomic_write
-from ntkpaper.data.sources import DatasetUnavailable, SourceError, _download, apt_extract
+from ntkpaper.data.sources import DatasetUnavailable, SourceError, apt_extract, download
 
 OMNIGLOT_URL = "https://github.com/brendenlake/omniglot/raw/master/python/{}.zip"
 OMNIGLOT_MD5 = {"images_background": "68d2efa1b9178cc56df9314c21c6e718",
@@ -124,7 +124,7 @@ def load_omniglot(side: int = 28) -> CharacterSet:
         zpath = folder / f"{stem}.zip"
         if not zpath.exists():
             try:
-                _download(OMNIGLOT_URL.format(stem), zpath)
+                download(OMNIGLOT_URL.format(stem), zpath)
             except SourceError as exc:
                 errors.append(str(exc))
                 continue
@@ -297,24 +297,25 @@ def build_glyphs(font_dir: Path, n_background: int = 30, n_evaluation: int = 20,
 
 def load_glyphs(n_background: int = 30, n_evaluation: int = 20, drawings: int = 20,
                 side: int = 28, seed: int = 0) -> CharacterSet:
-    """The glyph stand-in, cached in ``data/glyphs_<parameters>.npz`` (written atomically)."""
+    """The glyph stand-in, cached in ``data/glyphs_<parameters>.npz`` (written atomically, images
+    as 8-bit grey levels). The first call builds, caches and then reads the cache, so it returns
+    exactly what every later call returns."""
     name = f"glyphs_b{n_background}_e{n_evaluation}_d{drawings}_s{side}_seed{seed}.npz"
     cache = paths.data_dir() / name
-    if cache.exists():
-        z = np.load(cache, allow_pickle=False)
-        return CharacterSet(z["images"].astype(np.float32) / 255.0, z["alphabet"],
-                            [str(a) for a in z["alphabets"]], z["split"].astype(str),
-                            {"title": str(z["title"]), "stand_in": True})
-    cs = build_glyphs(noto_font_dir(), n_background, n_evaluation, drawings, side, seed=seed)
+    if not cache.exists():
+        cs = build_glyphs(noto_font_dir(), n_background, n_evaluation, drawings, side, seed=seed)
 
-    def write(p: Path) -> None:
-        with open(p, "wb") as f:
-            np.savez_compressed(f, images=np.round(cs.images * 255).astype(np.uint8),
-                                alphabet=cs.alphabet, alphabets=np.asarray(cs.alphabets),
-                                split=cs.split, title=cs.meta["title"])
+        def write(p: Path) -> None:
+            with open(p, "wb") as f:
+                np.savez_compressed(f, images=np.round(cs.images * 255).astype(np.uint8),
+                                    alphabet=cs.alphabet, alphabets=np.asarray(cs.alphabets),
+                                    split=cs.split, title=cs.meta["title"])
 
-    atomic_write(cache, write)
-    return cs
+        atomic_write(cache, write)
+    z = np.load(cache, allow_pickle=False)
+    return CharacterSet(z["images"].astype(np.float32) / 255.0, z["alphabet"],
+                        [str(a) for a in z["alphabets"]], z["split"].astype(str),
+                        {"title": str(z["title"]), "stand_in": True})
 
 
 def load_characters(name: str = "glyphs", **kwargs) -> CharacterSet:

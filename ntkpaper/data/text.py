@@ -16,9 +16,10 @@ Measured on the shortened dump in the ``gensim==4.3.3`` wheel
 Loaders (:func:`load_corpus`): ``"text8"`` is the real corpus (``text8.zip`` in the data
 directory, or downloaded from :data:`TEXT8_URL`; verified by the published archive size and by the
 content: exactly 10^8 bytes of ``[a-z ]``); ``"wiki_standin"`` is the text8-style corpus made
-from the dump in the gensim wheel (fetched from PyPI with ``pip download``), clearly a stand-in:
-about 0.5% of text8's 17M words. Both come with the analogy questions from the same wheel (the
-Google file). Cached as text in the data directory, written atomically.
+from the dump in the gensim wheel (fetched from PyPI with ``pip download`` into
+``data/raw/wheels``), clearly a stand-in: about 0.5% of text8's 17M words. Both come with the
+analogy questions from the same wheel (the Google file). Cached as text in the data directory,
+written atomically.
 """
 
 from __future__ import annotations
@@ -26,10 +27,6 @@ from __future__ import annotations
 import bz2
 import html
 import re
-import subprocess
-import sys
-import tempfile
-import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +35,7 @@ import pandas as pd
 
 from ntkpaper import paths
 from ntkpaper._io import atomic_write_text
+from ntkpaper.data import sources
 from ntkpaper.data.sources import DatasetUnavailable
 
 GENSIM_WHEEL = "gensim==4.3.3"
@@ -169,17 +167,20 @@ def read_text8_zip(path: str | Path, full: bool = True) -> str:
     return raw.decode("ascii").strip()
 
 
-def _fetch_wheel(dest: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--python-version", "3.11", "--platform", "manylinux2014_x86_64", "-d", str(dest),
-           GENSIM_WHEEL]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    wheels = sorted(dest.glob("gensim-*.whl"))
-    if proc.returncode != 0 or not wheels:
-        raise DatasetUnavailable(
-            f"could not download the {GENSIM_WHEEL} wheel from PyPI ({proc.stderr.strip()[-300:]}"
-            f"); put the wheel (or its test_data files) in {paths.data_dir()} and retry")
-    return wheels[0]
+def _gensim_wheel() -> Path:
+    """The gensim wheel: one put in the data directory, else fetched from PyPI into
+    ``data/raw/wheels`` (any manylinux wheel: only its test data are read)."""
+    d = paths.data_dir()
+    local = sorted(d.glob("gensim-*.whl"))
+    if local:
+        return local[-1]
+    try:
+        return sources.pip_download(GENSIM_WHEEL, d / "raw", [
+            "--only-binary=:all:", "--python-version", "3.11", "--platform",
+            "manylinux2014_x86_64"])
+    except sources.SourceError as err:
+        raise DatasetUnavailable(f"could not download the {GENSIM_WHEEL} wheel from PyPI "
+                                 f"({err}); put the wheel in {d} and retry") from err
 
 
 def load_corpus(name: str = "wiki_standin") -> Corpus:
@@ -194,32 +195,26 @@ def load_corpus(name: str = "wiki_standin") -> Corpus:
         raise ValueError(f"unknown corpus {name!r}; choose 'text8' or 'wiki_standin'")
     d = paths.data_dir()
     q_path, corpus_path = d / "questions-words.txt", d / f"{name}.txt"
-    wheel = next(iter(sorted(d.glob("gensim-*.whl"))), None)
     if not q_path.exists() or (name == "wiki_standin" and not corpus_path.exists()):
-        with tempfile.TemporaryDirectory() as tmp:
-            wheel_path = wheel or _fetch_wheel(Path(tmp))
-            corpus, questions = read_wheel(wheel_path)
-            atomic_write_text(q_path, questions)
-            if name == "wiki_standin":
-                atomic_write_text(corpus_path, corpus)
+        corpus, questions = read_wheel(_gensim_wheel())
+        atomic_write_text(q_path, questions)
+        if name == "wiki_standin":
+            atomic_write_text(corpus_path, corpus)
     if name == "text8" and not corpus_path.exists():
         zpath = d / "text8.zip"
         if not zpath.exists():
             try:
-                with tempfile.TemporaryDirectory() as tmp:
-                    tmp_zip = Path(tmp) / "text8.zip"
-                    urllib.request.urlretrieve(TEXT8_URL, tmp_zip)
-                    if tmp_zip.stat().st_size != TEXT8_ZIP_BYTES:
-                        raise DatasetUnavailable(f"{TEXT8_URL} gave {tmp_zip.stat().st_size} "
-                                                 f"bytes, expected {TEXT8_ZIP_BYTES}")
-                    atomic_write_text(corpus_path, read_text8_zip(tmp_zip))
-            except OSError as err:
+                sources.download(TEXT8_URL, zpath, timeout=60)
+            except sources.SourceError as err:
                 raise DatasetUnavailable(
-                    f"text8: no {zpath} and {TEXT8_URL} is unreachable ({err}); download "
-                    f"text8.zip ({TEXT8_ZIP_BYTES} bytes) into {d}, or use 'wiki_standin'"
-                ) from err
-        else:
-            atomic_write_text(corpus_path, read_text8_zip(zpath))
+                    f"text8: no {zpath} and {err}; download text8.zip ({TEXT8_ZIP_BYTES} bytes) "
+                    f"into {d}, or use 'wiki_standin'") from err
+            if zpath.stat().st_size != TEXT8_ZIP_BYTES:
+                size = zpath.stat().st_size
+                zpath.unlink()
+                raise DatasetUnavailable(f"{TEXT8_URL} gave {size} bytes, expected "
+                                         f"{TEXT8_ZIP_BYTES}; removed it, try again")
+        atomic_write_text(corpus_path, read_text8_zip(zpath))
     text = corpus_path.read_text()
     meta = {"name": name, "stand_in": name != "text8",
             "title": "text8" if name == "text8" else
