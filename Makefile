@@ -1,34 +1,57 @@
 # Thin verbs; each one creates the environment first if it is missing or out of date.
-#   make figures   run every notebook (profile cpu) -> figures/, notebooks/*.ipynb, figures/RESULTS.md
+#   make figures   run every notebook (profile cpu) -> figures/cpu/, notebooks/*.ipynb, RESULTS.md
 #   make test      the test suite (unit, claims, notebook smoke runs)
-# Options: PROFILE=smoke|cpu|full  JOBS=N  NB="01 02"  GPU=1 (installs jax[cuda12]==0.5.3)
-PYTHON ?= python3.11
+#   make lab       JupyterLab on the project environment (notebooks/*.py open as notebooks)
+# Options: PROFILE=smoke|cpu|full  JOBS=N  NB="01 02"  PLAN=1 (print the run's sizes and estimates)
+#          JAX=latest   a second environment (.venv-latest) with the newest jax on the index
+#          GPU=1        add the CUDA build of the environment's jax (CUDA=13 by default, or 12)
+#          PYTHON=...   a Python 3.12 (default: found by tools/find_python.sh)
+PYTHON ?= $(shell tools/find_python.sh)
+JAX    ?= lock
+ifeq ($(JAX),latest)
+VENV   ?= .venv-latest
+else
 VENV   ?= .venv
+endif
 PROFILE ?= cpu
 JOBS   ?= 1
 NB     ?=
+CUDA   ?= 13
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.ntkpaper-installed
+GPU_STAMP = $(VENV)/.ntkpaper-gpu-cuda$(CUDA)
+WHEELHOUSE ?= build/wheelhouse
 
-.PHONY: env figures smoke test lint sync data clean
+.PHONY: env figures smoke test lint sync data lab wheelhouse clean
 
-env: $(STAMP)
+env: $(STAMP) $(if $(filter 1,$(GPU)),$(GPU_STAMP))
+	@$(PY) -c "import ntkpaper.nt as nt; print('environment ok:', nt.versions())"
 
 $(STAMP): requirements.lock pyproject.toml
+	@test -n "$(PYTHON)" || exit 1  # tools/find_python.sh said what to install
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c "import sys; assert sys.version_info[:2] == (3, 12), \
+	  f'$(VENV) has Python {sys.version.split()[0]}; ntkpaper needs 3.12: rm -r $(VENV)'"
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --no-deps -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps neural-tangents==0.6.5
 	$(PY) -m pip install --quiet --no-deps -e .
-	@if [ "$(GPU)" = "1" ]; then $(PY) -m pip install --quiet "jax[cuda12]==0.5.3"; fi
-	$(PY) -c "import ntkpaper.nt as nt; print('environment ok:', nt.versions())"
+ifeq ($(JAX),latest)
+	$(PY) -m pip install --quiet --upgrade jax jaxlib
+endif
+	@rm -f $(VENV)/.ntkpaper-gpu-cuda*  # a fresh install has the CPU jaxlib again
+	@touch $@
+
+# The CUDA plugin of the jax the environment has (works on an existing environment too).
+$(GPU_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet "jax[cuda$(CUDA)]==$$($(PY) -c 'import jax; print(jax.__version__)')"
 	@touch $@
 
 data: env
 	$(PY) -m ntkpaper data
 
 figures: data
-	$(PY) -m ntkpaper run $(NB) --profile $(PROFILE) --jobs $(JOBS)
+	$(PY) -m ntkpaper run $(NB) --profile $(PROFILE) --jobs $(JOBS) $(if $(filter 1,$(PLAN)),--plan)
 
 smoke: env
 	$(PY) -m ntkpaper run $(NB) --profile smoke --jobs $(JOBS)
@@ -37,10 +60,20 @@ test: env
 	$(PY) -m pytest
 
 lint: env
-	$(PY) -m ruff check ntkpaper tests notebooks/*.py benchmarks
+	$(PY) -m ruff check ntkpaper tests notebooks/*.py benchmarks tools
 
 sync: env
 	$(VENV)/bin/jupytext --sync notebooks/*.py
+
+# Runs started from JupyterLab write to build/scratch/, never over the committed figures.
+lab: env
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
+
+# Wheels for a GPU machine that has Python 3.12 and jax preinstalled but no package index
+# (see README, "On a GPU"): everything the lock needs beyond HAVE, a list of what is there.
+wheelhouse:
+	@test -n "$(PYTHON)" || exit 1
+	$(PYTHON) tools/wheelhouse.py --out $(WHEELHOUSE) $(if $(HAVE),--have $(HAVE))
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

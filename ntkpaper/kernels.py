@@ -11,7 +11,7 @@ Conventions (used throughout ntkpaper):
   ours times ``k``; a test checks the two agree.)
 * ``diag_reg`` is relative to the mean of the training kernel's diagonal unless
   ``relative=False``: ``K + diag_reg * mean(diag K) * I`` (Lee et al. 2020's convention).
-* Kernel matrices are computed in float64 (``jax.experimental.enable_x64``) because the solves are
+* Kernel matrices are computed in float64 (``ntkpaper.nt.x64``) because the solves are
   ill conditioned at small ``diag_reg``; solves run in scipy in the dtype you ask for.
 """
 
@@ -25,7 +25,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
-from jax.experimental import disable_x64, enable_x64
 
 from ntkpaper import nt
 
@@ -84,7 +83,7 @@ def analytic_kernels(kernel_fn, x1: np.ndarray, x2: np.ndarray | None = None,
     batch_size = max(1, min(batch_size, n1, n2 or n1))
     devices = jax.local_device_count() if device_count == -1 else max(device_count, 1)
     multiple = batch_size * devices
-    ctx = enable_x64() if x64 else disable_x64()
+    ctx = nt.x64(x64)
     with ctx:
         a, _ = _pad_rows(np.asarray(x1, dtype), multiple)
         b = None if x2 is None else _pad_rows(np.asarray(x2, dtype), multiple)[0]
@@ -302,7 +301,7 @@ def relu_fc_kernels(x1: np.ndarray, x2: np.ndarray | None, depths: Sequence[int]
 
     d1, d2 = diag_chain(x1), diag_chain(x2)
 
-    with enable_x64():
+    with nt.x64():
         @jax.jit
         def blockfn(a, b, da, db):
             k = weight_var * (a @ b.T) / d_in + bias_var

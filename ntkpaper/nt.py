@@ -1,25 +1,176 @@
 """The one module that imports neural-tangents (NT); everything else imports it from here.
 
-NT 0.6.5 is the last release. It needs jax/jaxlib <= 0.5.3 and declares TensorFlow and tf2jax as
-dependencies, which it uses only in ``neural_tangents.experimental`` (TF interop), yet its
-``__init__`` imports that subpackage unconditionally. We install NT with ``--no-deps`` and, when
-TensorFlow is absent, register an empty placeholder for ``neural_tangents.experimental`` before the
-import, so that everything else (``stax``, ``empirical``, ``predict``, ``batch``,
-``monte_carlo_kernel_fn``) works unchanged. Code that touches ``nt.experimental`` gets a
-clear error.
+NT 0.6.5 (December 2023) is the last release. Two things stand between it and a current jax:
 
-Other known NT 0.6.5 quirk: empirical NTK ``implementation=3`` (structured derivatives) is broken;
-:func:`ntkpaper.kernels.empirical_ntk_fn` only accepts 1 or 2.
+1. **TensorFlow.** NT declares TensorFlow and tf2jax as dependencies but uses them only in
+   ``neural_tangents.experimental`` (TF interop), which its ``__init__`` imports unconditionally.
+   We install NT with ``--no-deps`` and, when TensorFlow is absent, register an empty placeholder
+   for ``neural_tangents.experimental`` before the import. Code that touches ``nt.experimental``
+   gets a clear error.
+2. **Names jax moved.** NT imports a few names from where jax 0.4-0.5 kept them. Before NT is
+   imported, :func:`_restore_moved_jax_names` puts back *only the ones that are missing*, so on a
+   jax that still has them it does nothing. What it adds is listed in ``versions()["compat"]``:
+
+   ===============================  =========================  ===================================
+   name NT imports                  gone since                 restored from / as
+   ===============================  =========================  ===================================
+   ``jax.core.Jaxpr``, ``JaxprEqn``,  0.6 (moved)               ``jax.extend.core`` (same objects)
+   ``Literal``, ``Var``,
+   ``Primitive``
+   ``jax.util.safe_map``,           0.7 (names), 0.8 (module)  a small module with the same
+   ``safe_zip``                                                semantics: ``map``/``zip`` that
+                                                               refuse arguments of unequal length
+   ``jax.interpreters.ad.           0.9                        a fresh, never-bound ``Primitive``:
+   zeros_like_p``                                              NT only uses it as a dictionary key
+                                                               in its implementation-3 rule tables
+   ===============================  =========================  ===================================
+
+   One private NT function is mended too, again only where this jax needs it: empirical NTK
+   implementation 2 calls ``jnp.size`` on shape-only leaves, which jax 0.11 deprecates and a
+   later jax will refuse (:func:`_mend_std_basis`).
+
+   Checked against jax 0.5.3 to rounding on 0.11.2 (the lock) and 0.12.0.1 (the newest release):
+   analytic stax kernels, ``nt.batch`` (also over 2 forced host devices), ``predict``,
+   ``linearize``, Monte Carlo kernels and empirical NTK implementations 1 and 2 (tests/test_nt.py).
+   Empirical NTK ``implementation=3`` (structured derivatives) stays broken: it calls private jax
+   functions that changed; :func:`ntkpaper.kernels.empirical_ntk_fn` refuses it.
+
+A jax outside :data:`SUPPORTED_JAX` is refused at import with a message that says which versions
+are tested (set ``NTKPAPER_UNSUPPORTED_JAX=1`` to try anyway). :func:`x64` replaces
+``jax.experimental.enable_x64``/``disable_x64`` (gone in jax 0.10) for the rest of the package.
 
 Exports: ``stax``, ``batch``, ``empirical_kernel_fn``, ``empirical_ntk_fn``, ``predict``,
-``monte_carlo_kernel_fn``, ``Kernel``, and :func:`versions`.
+``linearize``, ``taylor_expand``, ``monte_carlo_kernel_fn``, ``Kernel``, :func:`x64` and
+:func:`versions`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import math
+import os
 import sys
 import types
+import warnings
+
+import jax
+import jax.numpy as jnp
+
+#: jax versions this package is tested on: [lowest, first refused). The lock pins 0.11.2;
+#: ``make test JAX=latest`` runs the suite on the newest release (0.12.0.1 when written).
+SUPPORTED_JAX = ((0, 11, 0), (0, 13, 0))
+_COMPAT_ADDED: list[str] = []
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def _check_jax_version(version: str) -> None:
+    lo, hi = SUPPORTED_JAX
+    if lo <= _version_tuple(version) < hi or os.environ.get("NTKPAPER_UNSUPPORTED_JAX") == "1":
+        return
+    fmt = ".".join
+    raise ImportError(
+        f"ntkpaper supports jax >= {fmt(map(str, lo))} and < {fmt(map(str, hi))} (tested: the "
+        f"lock's 0.11.2 and the newest release); this environment has jax {version}. Create the "
+        "project environment with `make env` (or `make env JAX=latest`), or set "
+        "NTKPAPER_UNSUPPORTED_JAX=1 to try this jax anyway.")
+
+
+def _safe_map(f, *args):
+    """``map`` that returns a list and refuses arguments of unequal length (jax's old util)."""
+    args = [list(a) for a in args]
+    if any(len(a) != len(args[0]) for a in args[1:]):
+        raise ValueError(f"safe_map: arguments of unequal length {[len(a) for a in args]}")
+    return list(map(f, *args))
+
+
+def _safe_zip(*args):
+    """``zip`` that returns a list and refuses arguments of unequal length (jax's old util)."""
+    args = [list(a) for a in args]
+    if any(len(a) != len(args[0]) for a in args[1:]):
+        raise ValueError(f"safe_zip: arguments of unequal length {[len(a) for a in args]}")
+    return list(zip(*args))
+
+
+def _restore_moved_jax_names() -> list[str]:
+    """Put back the jax names NT 0.6.5 imports that this jax no longer has; returns what it
+    added (empty on a jax that has them all, e.g. 0.5.3)."""
+    import jax.core
+    import jax.interpreters.ad
+
+    added = []
+    for name in ("Jaxpr", "JaxprEqn", "Literal", "Var", "Primitive"):
+        if not hasattr(jax.core, name):
+            import jax.extend.core
+
+            setattr(jax.core, name, getattr(jax.extend.core, name))
+            added.append(f"jax.core.{name}")
+    try:
+        import jax.util as util
+    except ImportError:
+        util = types.ModuleType("jax.util", "Restored by ntkpaper.nt for neural-tangents 0.6.5.")
+        sys.modules["jax.util"] = util
+        jax.util = util
+        added.append("jax.util")
+    for name, fn in (("safe_map", _safe_map), ("safe_zip", _safe_zip)):
+        if not hasattr(util, name):
+            setattr(util, name, fn)
+            added.append(f"jax.util.{name}")
+    if not hasattr(jax.interpreters.ad, "zeros_like_p"):
+        import jax.extend.core
+
+        jax.interpreters.ad.zeros_like_p = jax.extend.core.Primitive("zeros_like")
+        added.append("jax.interpreters.ad.zeros_like_p")
+    return added
+
+
+def _mend_std_basis() -> list[str]:
+    """Empirical NTK implementation 2 sizes its output basis with ``jnp.size`` on
+    ``jax.ShapeDtypeStruct`` leaves (``neural_tangents/_src/empirical.py``, ``_std_basis``). jax
+    0.11 deprecates that ("size requires ndarray or scalar arguments ... will be an error"), so a
+    coming jax would break implementation 2. Where this jax objects, replace that one private
+    function by the same computation with ``math.prod(leaf.shape)``; otherwise leave NT alone."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            jnp.size(jax.ShapeDtypeStruct((2, 3), jnp.float32))
+            return []
+        except (DeprecationWarning, TypeError):
+            pass
+    from neural_tangents._src import empirical
+
+    def _std_basis(pytree):
+        leaves = jax.tree_util.tree_leaves(pytree)
+        size = sum(math.prod(leaf.shape) for leaf in leaves)
+        basis = jnp.eye(size, dtype=jax.dtypes.result_type(*leaves))
+        return empirical._unravel_array_into_pytree(pytree, 1, basis)
+
+    empirical._std_basis = _std_basis
+    return ["neural_tangents empirical._std_basis (jnp.size on shapes)"]
+
+
+@contextlib.contextmanager
+def x64(enabled: bool = True):
+    """Context in which jax arrays default to 64-bit (``enabled``) or 32-bit types.
+
+    ``jax.enable_x64`` (jax >= 0.8) where it exists, else ``jax.experimental``'s old pair.
+    """
+    if hasattr(jax, "enable_x64"):
+        with jax.enable_x64(enabled):
+            yield
+        return
+    from jax.experimental import disable_x64, enable_x64  # pragma: no cover - jax < 0.8
+
+    with enable_x64() if enabled else disable_x64():  # pragma: no cover
+        yield
+
 
 _EXPERIMENTAL = "neural_tangents.experimental"
 
@@ -40,8 +191,11 @@ def _placeholder_experimental() -> types.ModuleType:
     return mod
 
 
-if "neural_tangents" not in sys.modules and importlib.util.find_spec("tensorflow") is None:
-    sys.modules.setdefault(_EXPERIMENTAL, _placeholder_experimental())
+_check_jax_version(jax.__version__)
+if "neural_tangents" not in sys.modules:
+    _COMPAT_ADDED = _restore_moved_jax_names()
+    if importlib.util.find_spec("tensorflow") is None:
+        sys.modules.setdefault(_EXPERIMENTAL, _placeholder_experimental())
 
 try:
     import neural_tangents as _nt
@@ -52,21 +206,25 @@ except ImportError as err:  # pragma: no cover - exercised only on a broken inst
         f"Original error: {err}"
     ) from err
 
+_COMPAT_ADDED += _mend_std_basis()
+
 stax = _nt.stax
 batch = _nt.batch
 empirical_kernel_fn = _nt.empirical_kernel_fn
 empirical_ntk_fn = _nt.empirical_ntk_fn
 predict = _nt.predict
+linearize = _nt.linearize
+taylor_expand = _nt.taylor_expand
 monte_carlo_kernel_fn = _nt.monte_carlo_kernel_fn
 Kernel = _nt.Kernel
 NtkImplementation = _nt.NtkImplementation
 
 
 def versions() -> dict[str, str]:
-    """Versions of the numerical stack, for cache keys and run logs."""
+    """Versions of the numerical stack, for cache keys and run logs; ``compat`` lists the jax
+    names this module restored for neural-tangents (``"none"`` when jax still had them)."""
     from importlib.metadata import version
 
-    import jax
     import jaxlib
     import numpy
 
@@ -76,4 +234,5 @@ def versions() -> dict[str, str]:
         "neural_tangents": version("neural-tangents"),
         "numpy": numpy.__version__,
         "backend": jax.default_backend(),
+        "compat": ", ".join(_COMPAT_ADDED) or "none",
     }

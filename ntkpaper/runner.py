@@ -5,13 +5,16 @@ jupytext and executed by papermill in its own process (its kernel's peak memory 
 there). Figures and ledgers go to a staging directory; only when the notebook succeeds are they
 moved into place, so a failed or interrupted run never leaves a half-written figure or ledger:
 
-* real profiles (``cpu``, ``full``): ``figures/NN_topic/`` is replaced as a whole and the executed
-  notebook is written over ``notebooks/NN_topic.ipynb``;
+* ``cpu`` (the default): ``figures/cpu/NN_topic/`` is replaced as a whole and the executed
+  notebook is written over ``notebooks/NN_topic.ipynb`` (the one readers open);
+* ``full`` (paper scale, on a GPU): ``figures/full/NN_topic/`` is replaced as a whole, with the
+  executed notebook inside it (``figures/full/NN_topic/NN_topic.ipynb``); ``cpu`` outputs are never
+  touched, so any subset of notebooks can be run at ``full`` and committed beside them;
 * ``smoke``: everything goes to ``build/smoke/`` and committed files are never touched.
 
 Failures do not stop the other notebooks; the run exits non-zero and names them, and the failed
-executed notebook is kept in ``build/failed/`` for inspection. Finally every ledger is aggregated
-into ``RESULTS.md``.
+executed notebook is kept in ``build/failed/`` for inspection. Finally every ledger of both
+committed profiles is aggregated into ``figures/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -67,6 +70,9 @@ def _strip_injected(nb) -> None:
     for c in nb.cells:
         if c.get("metadata", {}).get("tags") == []:
             del c.metadata["tags"]
+    # papermill records the staging paths it read and wrote: machine paths, not for committing
+    for key in ("input_path", "output_path"):
+        nb.metadata.get("papermill", {}).pop(key, None)
 
 
 def worker(src: str, out: str, params_json: str, report: str) -> int:
@@ -123,13 +129,17 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
     build = paths.build_dir()
     if out_root is None:
         out_root = build / "smoke" if smoke else None
-    fig_root = (out_root / "figures") if out_root else paths.fig_dir()
-    nb_root = (out_root / "notebooks") if out_root else paths.notebook_dir()
+    fig_root = (out_root / "figures") if out_root else paths.fig_dir() / profile
+    # cpu: the executed notebook replaces notebooks/NN.ipynb; full: it goes inside its figures
+    nb_root = ((out_root / "notebooks") if out_root
+               else paths.notebook_dir() if profile == "cpu" else None)
     stage_root = build / "staging" / profile
     shutil.rmtree(stage_root, ignore_errors=True)
     stage_root.mkdir(parents=True)
     fig_root.mkdir(parents=True, exist_ok=True)
-    nb_root.mkdir(parents=True, exist_ok=True)
+    if nb_root is not None:
+        nb_root.mkdir(parents=True, exist_ok=True)
+    publish = paths.shown(fig_root)
 
     pending = list(sources)
     active: dict[str, tuple] = {}
@@ -143,7 +153,7 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
             (stage / "figures").mkdir(parents=True)
             path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
             env = dict(os.environ, NTKPAPER_FIG_DIR=str(stage / "figures"), NTKPAPER_QUIET="1",
-                       PATH=path, PYTHONUNBUFFERED="1")
+                       NTKPAPER_PUBLISH_DIR=publish, PATH=path, PYTHONUNBUFFERED="1")
             cmd = [sys.executable, "-m", "ntkpaper.runner", str(src),
                    str(stage / f"{src.stem}.ipynb"),
                    json.dumps({"PROFILE": profile, **params}), str(stage / "report.json")]
@@ -176,16 +186,20 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
             nb = nbformat.read(executed, as_version=4)
             _strip_injected(nb)
             nb.metadata.setdefault("ntkpaper", {})["profile"] = profile
-            dest_nb = nb_root / f"{stem}.ipynb"
-            tmp_nb = dest_nb.with_name(f".{dest_nb.name}.tmp")
-            nbformat.write(nb, tmp_nb)
-            _swap_dir(stage / "figures" / stem, fig_root / stem)
-            tmp_nb.replace(dest_nb)
+            if nb_root is None:  # full: the executed notebook travels with its figures
+                nbformat.write(nb, stage / "figures" / stem / f"{stem}.ipynb")
+                _swap_dir(stage / "figures" / stem, fig_root / stem)
+            else:
+                dest_nb = nb_root / f"{stem}.ipynb"
+                tmp_nb = dest_nb.with_name(f".{dest_nb.name}.tmp")
+                nbformat.write(nb, tmp_nb)
+                _swap_dir(stage / "figures" / stem, fig_root / stem)
+                tmp_nb.replace(dest_nb)
             outcomes.append(Outcome(stem, True, seconds, rep["peak_mb"]))
             print(f"  done {stem}: {seconds:.0f} s, peak memory {rep['peak_mb']:.0f} MB",
                   flush=True)
     if any(o.ok for o in outcomes):
-        results.aggregate(fig_root)
+        results.aggregate(out_root / "figures" if out_root else paths.fig_dir())
     shutil.rmtree(stage_root, ignore_errors=True)
     print("\n| notebook | status | wall time (s) | peak memory (MB) |\n|---|---|---|---|")
     for o in outcomes:

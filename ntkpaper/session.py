@@ -10,8 +10,9 @@ Typical first and last cells of a notebook::
     run.ledger.claim("C1", statement, measured, expected, holds=acc > 0.9)
     run.finish()                     # writes results.csv / claims.csv, shows the claims table
 
-Figures and ledgers go to ``paths.fig_dir() / notebook`` (the runner points ``NTKPAPER_FIG_DIR``
-at a staging or build directory).
+Figures and ledgers go to ``paths.output_dir() / notebook``: the runner's staging directory
+(``NTKPAPER_FIG_DIR``), or ``build/scratch/figures/`` when a notebook is run by hand, so that only
+``ntkpaper run`` publishes to ``figures/``.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ class Run:
     timings: dict = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
 
-    def savefig(self, fig, name: str):
-        return plotting.savefig(fig, self.out_dir, name)
+    def savefig(self, fig, name: str) -> None:
+        """Save ``fig`` as ``name.png`` and ``.pdf`` in the run's directory (returns nothing, so
+        that a cell ending with it prints no machine path)."""
+        plotting.savefig(fig, self.out_dir, name)
 
     def caption(self, data: str) -> str:
         return plotting.caption(data, self.profile)
@@ -70,7 +73,7 @@ class Run:
         claims = self.ledger.claims
         n_hold = int(claims["holds"].sum()) if len(claims) else 0
         print(f"{self.notebook} (profile {self.profile}): {n_hold}/{len(claims)} claims hold; "
-              f"{total:.0f} s, peak RSS {peak_mb:.0f} MB; ledger in {self.out_dir}")
+              f"{total:.0f} s, peak RSS {peak_mb:.0f} MB; ledger in {paths.shown(self.out_dir)}")
         return claims[["claim_id", "statement", "measured", "expected", "holds"]]
 
 
@@ -90,7 +93,7 @@ def start(notebook: str, profile: str, seed: int = 0, overrides: dict | None = N
         names = profiles.table(notebook, profile if profile in profiles.PROFILE_NAMES else "cpu")
         overrides.update({k: namespace[k] for k in names if k in namespace})
     p = profiles.resolve(notebook, profile, overrides)
-    out_dir = paths.fig_dir() / notebook
+    out_dir = paths.output_dir() / notebook
     out_dir.mkdir(parents=True, exist_ok=True)
     plotting.setup_style()
     from ntkpaper.nt import versions

@@ -43,7 +43,7 @@ def test_session_start_from_namespace_and_finish(tmp_path, monkeypatch):
     monkeypatch.setenv("NTKPAPER_FIG_DIR", str(tmp_path))
     ns = {"PROFILE": "smoke", "SEED": 0, "N_TEST": 77, "OTHER_UPPER": object()}
     run = session.start(NB, "smoke", 0, namespace=ns)
-    assert run.p.N_TEST == 77 and run.out_dir == paths.fig_dir() / NB
+    assert run.p.N_TEST == 77 and run.out_dir == paths.output_dir() / NB
     with run.section("work"):
         pass
     run.ledger.claim("c", "s", "m", "e", True)

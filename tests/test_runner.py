@@ -26,10 +26,10 @@ GOOD = HEADER + textwrap.dedent("""
 
     # %%
     from ntkpaper import paths, results
-    led = results.Ledger("01_good", PROFILE, paths.fig_dir() / "01_good")
+    led = results.Ledger("01_good", PROFILE, paths.output_dir() / "01_good")
     led.record("profile_seen", PROFILE)
     led.claim("c", "runs", "yes", "yes", True)
-    led.save()
+    _ = led.save()
     """)
 
 BAD = HEADER + textwrap.dedent("""
@@ -38,8 +38,8 @@ BAD = HEADER + textwrap.dedent("""
 
     # %%
     from ntkpaper import paths
-    (paths.fig_dir() / "02_bad").mkdir(parents=True, exist_ok=True)
-    (paths.fig_dir() / "02_bad" / "half.png").write_text("partial")
+    (paths.output_dir() / "02_bad").mkdir(parents=True, exist_ok=True)
+    (paths.output_dir() / "02_bad" / "half.png").write_text("partial")
     raise RuntimeError("this notebook fails on purpose")
     """)
 
@@ -50,7 +50,7 @@ def fake_repo(tmp_path, monkeypatch):
     (root / "notebooks").mkdir(parents=True)
     (root / "notebooks" / "01_good.py").write_text(GOOD)
     (root / "notebooks" / "02_bad.py").write_text(BAD)
-    committed = root / "figures" / "02_bad"
+    committed = root / "figures" / "cpu" / "02_bad"
     committed.mkdir(parents=True)
     (committed / "claims.csv").write_text("committed")  # not even a valid ledger
     monkeypatch.setenv("NTKPAPER_ROOT", str(root))
@@ -66,14 +66,46 @@ def test_runner_keeps_going_names_failures_and_protects_outputs(fake_repo):
     assert "this notebook fails on purpose" in by["02_bad"].error
     assert by["01_good"].seconds > 0 and by["01_good"].peak_mb > 10
     # the good one is in place, with its executed notebook written back
-    assert (fake_repo / "figures" / "01_good" / "claims.csv").exists()
-    assert (fake_repo / "notebooks" / "01_good.ipynb").exists()
+    assert (fake_repo / "figures" / "cpu" / "01_good" / "claims.csv").exists()
+    executed = (fake_repo / "notebooks" / "01_good.ipynb").read_text()
+    assert str(fake_repo) not in executed and "build/staging" not in executed  # no machine paths
     # the failed one left the committed ledger alone and wrote no figure
-    assert (fake_repo / "figures" / "02_bad" / "claims.csv").read_text() == "committed"
-    assert not (fake_repo / "figures" / "02_bad" / "half.png").exists()
+    assert (fake_repo / "figures" / "cpu" / "02_bad" / "claims.csv").read_text() == "committed"
+    assert not (fake_repo / "figures" / "cpu" / "02_bad" / "half.png").exists()
     assert (fake_repo / "build" / "failed" / "02_bad.ipynb").exists()
     md = (fake_repo / "figures" / "RESULTS.md").read_text()
-    assert "01_good" in md and "`02_bad`: ledger unreadable" in md
+    assert "01_good" in md and "`cpu/02_bad`: ledger unreadable" in md
+
+
+@pytest.mark.slow
+def test_full_profile_publishes_beside_cpu(fake_repo):
+    """A ``full`` run goes to figures/full/NN/ with its executed notebook; cpu outputs and the
+    notebook readers open are untouched; RESULTS.md shows both profiles."""
+    (outcome,) = runner.run(["01"], profile="cpu")
+    assert outcome.ok
+    cpu_nb = (fake_repo / "notebooks" / "01_good.ipynb").read_bytes()
+    cpu_ledger = (fake_repo / "figures" / "cpu" / "01_good" / "results.csv").read_bytes()
+    (outcome,) = runner.run(["01"], profile="full")
+    assert outcome.ok, outcome.error
+    full = fake_repo / "figures" / "full" / "01_good"
+    assert "full" in (full / "results.csv").read_text()
+    assert json.loads((full / "01_good.ipynb").read_text())["metadata"]["ntkpaper"] == {
+        "profile": "full"}
+    assert (fake_repo / "notebooks" / "01_good.ipynb").read_bytes() == cpu_nb
+    assert (fake_repo / "figures" / "cpu" / "01_good" / "results.csv").read_bytes() == cpu_ledger
+    md = (fake_repo / "figures" / "RESULTS.md").read_text()
+    assert "## 01_good (profile `cpu`)" in md and "## 01_good (profile `full`)" in md
+    assert md.index("profile `cpu`") < md.index("profile `full`")
+
+
+def test_hand_run_writes_to_scratch(fake_repo, monkeypatch):
+    """Outside the runner (JupyterLab, papermill by hand) a session never writes to figures/."""
+    from ntkpaper import paths, session
+
+    monkeypatch.delenv("NTKPAPER_FIG_DIR", raising=False)
+    run = session.start("02_mup_feature_learning", "smoke")
+    assert run.out_dir == fake_repo / "build" / "scratch" / "figures" / "02_mup_feature_learning"
+    assert not paths.fig_dir().exists() or not list(paths.fig_dir().rglob("02_mup*"))
 
 
 @pytest.mark.slow
