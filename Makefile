@@ -67,13 +67,16 @@ sync: env
 
 # Runs started from JupyterLab write to build/scratch/, never over the committed figures.
 lab: env
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
+	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # Wheels for a GPU machine that has Python 3.12 and jax preinstalled but no package index
-# (see README, "On a GPU"): everything the lock needs beyond HAVE, a list of what is there.
+# (see README, "On a GPU"): everything the lock needs beyond HAVE, a list of what is there
+# (default tools/gpu_have.txt); WITHOUT="gensim" leaves packages out to make room for data.
 wheelhouse:
 	@test -n "$(PYTHON)" || exit 1
-	$(PYTHON) tools/wheelhouse.py --out $(WHEELHOUSE) $(if $(HAVE),--have $(HAVE))
+	$(PYTHON) tools/wheelhouse.py --out $(WHEELHOUSE) $(if $(HAVE),--have $(HAVE)) \
+	  $(foreach w,$(WITHOUT),--without $(w))
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -82,19 +82,21 @@ say "python3 = $py"
 python3 -c "import ntkpaper.nt as nt; print('gpu_env.sh: ntkpaper ok:', nt.versions())" \
   || die "import ntkpaper.nt failed with PYTHONPATH=$PYTHONPATH"
 # The same import inside a kernel started the way papermill starts one (from notebooks/).
-(cd notebooks && python3 - "$site" <<'PY') || die "the python3 kernel cannot import ntkpaper"
-import os, sys
+root=$(cd "${NTKPAPER_ROOT:-.}" && pwd -P)
+(cd notebooks && python3 - "$site" "$root" <<'PY') || die "the python3 kernel cannot import ntkpaper"
+import sys
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import start_new_kernel
 
-site = sys.argv[1]
+site, root = sys.argv[1], sys.argv[2]
 spec = KernelSpecManager().get_kernel_spec("python3")
 if not spec.resource_dir.startswith(site):
     sys.exit(f"kernelspec python3 resolves to {spec.resource_dir}, not under {site}")
 km, kc = start_new_kernel(kernel_name="python3", startup_timeout=120)
 try:
-    code = ("import sys, ntkpaper, ntkpaper.nt as nt, ntkpaper.paths as p\n"
-            "print('gpu_env.sh: kernel ok:', sys.executable, 'root', p.root(), nt.versions())")
+    code = ("import sys, ntkpaper.nt as nt, ntkpaper.paths as p\n"
+            f"assert str(p.root()) == {root!r}, f'ntkpaper.paths.root() is {{p.root()}}'\n"
+            "print('gpu_env.sh: kernel ok:', sys.executable, nt.versions()['backend'])")
     reply = kc.execute_interactive(code, timeout=600)
 finally:
     kc.stop_channels()

@@ -119,7 +119,8 @@ def check_have(have: dict[str, str | None], source: str) -> None:
             f"{source} lists neither jax nor jaxlib. This wheelhouse is for GPU machines that have "
             f"jax (with its CUDA plugin) preinstalled; on the target run "
             f"`python3 -m pip list --format=freeze > have.txt` and pass --have have.txt. For a "
-            f"machine without jax, install the environment from the index instead (make env GPU=1).")
+            f"machine without jax, install the environment from the index instead "
+            f"(make env GPU=1).")
 
 
 def check_out(out: Path) -> None:
@@ -270,8 +271,10 @@ def build_project(dest: Path, root: Path = ROOT) -> None:
 
 
 def build(out: Path, have_path: Path, lock_path: Path = LOCK, max_glibc: str = "2.28",
-          limit: int = LIMIT_BYTES) -> list[Path]:
-    """Build the wheelhouse ``out`` (see module docstring); returns its wheels."""
+          limit: int = LIMIT_BYTES, without: tuple[str, ...] = ()) -> list[Path]:
+    """Build the wheelhouse ``out`` (see module docstring); returns its wheels. ``without``:
+    lock packages to leave out on purpose (e.g. gensim, 27 MiB, needed only by notebook 03's
+    Word2Vec section), to leave room for data in a 64 MiB carry."""
     out = out.resolve()
     if not have_path.is_file():
         raise WheelhouseError(f"no have-list {have_path}")
@@ -280,6 +283,11 @@ def build(out: Path, have_path: Path, lock_path: Path = LOCK, max_glibc: str = "
     check_out(out)
     pins = parse_lock(lock_path.read_text())
     need, present = to_download(pins, have)
+    unknown = {normalize(w) for w in without} - {p.key for p in pins}
+    if unknown:
+        raise WheelhouseError(f"--without names {sorted(unknown)}, which the lock's main section "
+                              "does not pin")
+    need = [p for p in need if p.key not in {normalize(w) for w in without}]
     if normalize(PROJECT) in {p.key for p in pins}:
         raise WheelhouseError(f"{lock_path} pins {PROJECT} itself")
     print(f"wheelhouse: {len(pins)} pins in {lock_path.name} (main section), "
@@ -308,8 +316,9 @@ def build(out: Path, have_path: Path, lock_path: Path = LOCK, max_glibc: str = "
           f"(limit {mib(limit)}; MANIFEST.txt lists sha256s)")
     for f in sorted(files, key=lambda f: -f.stat().st_size):
         print(f"  {f.name:<{width}}  {f.stat().st_size / 2**20:6.2f} MiB")
-    print(f"\nOn the GPU machine, from the repository root: tools/gpu_env.sh {out.name} "
-          f"[command]  (carry {out.name}; default command: python3 -m ntkpaper run --profile "
+    where = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out.name
+    print(f"\nCarry {where} to the GPU machine and run there, from the repository root:\n"
+          f"  tools/gpu_env.sh {where} [command]   (default: python3 -m ntkpaper run --profile "
           f"full)")
     return files
 
@@ -323,11 +332,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="what the target has preinstalled: names, or `python3 -m pip list "
                          "--format=freeze` output (default tools/gpu_have.txt)")
     ap.add_argument("--lock", type=Path, default=LOCK, help=argparse.SUPPRESS)
+    ap.add_argument("--without", action="append", default=[], metavar="NAME",
+                    help="leave a locked package out (repeatable), e.g. gensim (27 MiB; only "
+                         "notebook 03's Word2Vec needs it)")
     ap.add_argument("--max-glibc", default="2.28",
                     help="newest manylinux glibc the target accepts (default 2.28)")
     args = ap.parse_args(argv)
     try:
-        build(args.out, args.have, args.lock, args.max_glibc)
+        build(args.out, args.have, args.lock, args.max_glibc, without=tuple(args.without))
     except WheelhouseError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
