@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--jobs", type=int, default=1, help="notebooks run in parallel")
     p_run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
                        help="override one parameter, e.g. -p N_TEST 2000 (YAML value)")
+    p_run.add_argument("--plan", action="store_true",
+                       help="print each notebook's sizes and estimated time and memory at this "
+                            "profile (extrapolated from the cpu ledgers), run nothing")
     p_data = sub.add_parser("data", help="fetch and verify data sets")
     p_data.add_argument("names", nargs="*", default=["mnist", "fashion_mnist"])
     sub.add_parser("list", help="list notebooks and their profile parameters")
@@ -36,6 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from ntkpaper import profiles, runner
 
+        if args.plan:
+            from ntkpaper import plan
+
+            try:
+                text = plan.plan_text(args.notebooks, args.profile, parse_params(args.parameter))
+            except profiles.ProfileError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 2
+            print(text, end="")
+            return 0
         try:
             outcomes = runner.run(args.notebooks, args.profile, args.jobs,
                                   parse_params(args.parameter))
