@@ -178,7 +178,6 @@ for ax, (opt, nm, _) in zip(axes.flat, runs):
     ax.set(xscale="log", yscale="log", xlabel="base learning rate eta",
            ylabel=f"training loss after {P.SWEEP_STEPS} steps",
            title=f"{nm} + {opt}: {run.caption(DATA)}")
-fig.tight_layout()
 run.savefig(fig, "lr_transfer")
 best[["optimizer", "parametrization", "width", "log2_eta", "loss", "on_edge"]]
 

@@ -131,7 +131,6 @@ sns.lineplot(data=finite, x="width", y="movement", hue="parametrization", marker
 axes[1].set(xscale="log", yscale="log", ylabel="relative embedding change",
             title="how far the input embeddings moved (NTP: ~ width^-1/2)")
 fig.suptitle(run.caption(CORPUS), fontsize=9)
-fig.tight_layout()
 run.savefig(fig, "word2vec_accuracy_and_movement_vs_width")
 slopes = {p: fit_power_law(g.width, g.movement)[0]
           for p, g in finite.groupby("parametrization")}
@@ -218,7 +217,6 @@ sns.lineplot(data=smooth, x="step", y="loss", hue="model", style="activation", a
 axes[1].set(ylabel="query loss (rolling mean of 20)", title="meta-training (background tasks)")
 axes[1].legend(fontsize=6)
 fig.suptitle(run.caption(CHARS), fontsize=9)
-fig.tight_layout()
 run.savefig(fig, "fewshot_accuracy_vs_width")
 fs.round(4)
 
@@ -249,8 +247,9 @@ table2
 # The `full` profile's few-shot settings (widths 2 to 8192, 10,000 meta-steps of 32 tasks, the
 # best of 100 validation checkpoints, 5,000 meta-test tasks, the same rates) were run once on an
 # NVIDIA H100 on the same glyph stand-in with `benchmarks/fewshot_scale.py`; the GP/NTK limits of
-# that run were computed on a CPU, because neural-tangents 0.6.5 does not import under the GPU
-# machine's jax 0.11.2. The results are committed in `benchmarks/results/fewshot_full_glyphs_*`
+# that run were computed on a CPU, because at the time (jax 0.5.3 in the lock) neural-tangents
+# 0.6.5 did not import under the GPU machine's jax 0.11.2 (it does now, through `ntkpaper.nt`).
+# The results are committed in `benchmarks/results/fewshot_full_glyphs_*`
 # (with a README-style summary there) and only read here. Left: meta-test accuracy vs width at
 # that budget, with the limits as lines. Right: meta-test accuracy (solid) and validation
 # accuracy (dashed, held-out background characters) of the width-32 and width-2048 nets and the
@@ -283,7 +282,6 @@ if (gpu_dir / "fewshot_full_glyphs_acc.csv").exists():
     axes[1].legend(fontsize=6)
     fig.suptitle("5-way 1-shot, glyph stand-in for Omniglot (not Omniglot); committed run of "
                  "benchmarks/fewshot_scale.py --profile full", fontsize=9)
-    fig.tight_layout()
     run.savefig(fig, "fewshot_full_budget_gpu_run")
     full_lim = big[big.model == "muP limit"].iloc[0]
     full_ker = big[big.model.isin(["GP limit", "NTK limit"]) & (big.activation == "identity")]

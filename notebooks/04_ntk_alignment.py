@@ -132,7 +132,6 @@ axes[2].set_yscale("log")
 axes[0].legend(fontsize=7)
 axes[1].legend(fontsize=7)
 axes[2].legend(fontsize=7, title="solid: constant lr, dashed: decay", title_fontsize=7)
-fig.tight_layout()
 run.savefig(fig, "spectrum_alignment")
 last = s_all.index.get_level_values("step").max()
 spec_summary = s_all.loc[(slice(None), [0, P.REG_DECAY_AT, last]),
@@ -178,7 +177,6 @@ for ax, (metric, layer, yl) in zip(axes, panels):
         sns.lineplot(data=d, x="step_plot", y="value", hue="random_fraction", ax=ax,
                      palette="rocket")
     ax.set(xscale="log", xlabel="step", ylabel=yl, title=run.caption(LAB))
-fig.tight_layout()
 run.savefig(fig, "label_alignment")
 la_end = la[la.step.isin([0, la.step.max()])].pivot_table(
     index=["random_fraction", "step"], columns=["metric", "layer"], values="value")
@@ -222,7 +220,6 @@ for ax, step in zip(axes, (0, P.DEEP_STEPS)):
                  ax=ax, palette="coolwarm")
     ax.set(xlabel="layer (1 = input weights)", ylabel="centred alignment of K_l",
            title=f"step {step}: {run.caption(DEEP)}")
-fig.tight_layout()
 run.savefig(fig, "layer_hierarchy")
 pd.DataFrame({"peak layer": peaks.layer, "peak alignment": peaks.value,
               "final loss": h_loss}).round(4)
@@ -264,7 +261,6 @@ axes[0].set(xscale="log", yscale="log", xlabel="width", ylabel="||K_T - K_0|| / 
 axes[1].set(xscale="log", xlabel="width", ylabel="centred alignment", title=run.caption(WID))
 for ax in axes:
     ax.legend(fontsize=8)
-fig.tight_layout()
 run.savefig(fig, "width")
 w_mean.unstack("width").round(4)
 

@@ -105,7 +105,6 @@ sns.barplot(data=kk, x="target", y="alignment", hue="kernel", ax=axes[0])
 sns.barplot(data=kk[kk.kernel != "initial"], x="target", y="rel_change", hue="kernel", ax=axes[1])
 axes[0].set(ylabel="centred alignment with the target", title=run.caption(REG))
 axes[1].set(ylabel="||K - K_0|| / ||K_0||", title=run.caption(REG))
-fig.tight_layout()
 run.savefig(fig, "kernel_change")
 kc.round(4)
 
@@ -133,7 +132,6 @@ for ax, (name, fit) in zip(np.atleast_1d(axes), fits.items()):
     ax.set(yscale="log", xscale="log", ylim=(1e-4, 1.5), xlabel="index",
            ylabel="sigma_i / sigma_1", title=f"target '{name}'\n{run.caption(REG)}")
     ax.legend(fontsize=7)
-fig.tight_layout()
 run.savefig(fig, "singular_values")
 ranks.pivot_table(index=["fit", "layer"], columns="model", values="rank")
 
@@ -193,7 +191,6 @@ for ax, title in zip(np.atleast_1d(axes), titles):
     sns.lineplot(data=sc[sc.data == title], x="n", y="test_error", hue="model", marker="o", ax=ax)
     ax.set(xscale="log", yscale="log", xlabel="training samples", ylabel="test error",
            title=f"{title}, MLP {P.DEPTH}x{P.WIDTH}, profile {run.profile}")
-fig.tight_layout()
 run.savefig(fig, "sample_complexity")
 ratio.round(3)
 

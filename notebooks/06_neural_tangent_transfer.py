@@ -138,7 +138,6 @@ for metric, ls in (("output_loss", "-"), ("ntk_loss", "--")):
 axes[1].set(yscale="log", xlabel="transfer step", ylabel="error relative to the teacher",
             title=f"NTT (no labels): {run.caption(MN)}")
 axes[1].legend(fontsize=7)
-fig.tight_layout()
 run.savefig(fig, "curves_and_transfer_mnist")
 ntt_end = ntt_log.groupby(["density", "step"])[["output_loss", "ntk_loss"]].mean()
 for rho in P.DENSITIES:

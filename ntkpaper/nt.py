@@ -207,6 +207,9 @@ except ImportError as err:  # pragma: no cover - exercised only on a broken inst
     ) from err
 
 _COMPAT_ADDED += _mend_std_basis()
+# NT 0.6.5 calls jax APIs that jax deprecates: hide those warnings where NT raises them (in
+# notebooks too), never ours.
+warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"neural_tangents(\.|$)")
 
 stax = _nt.stax
 batch = _nt.batch

@@ -1,5 +1,6 @@
 """Every notebook runs end to end at the smoke profile, and its ledger exists and parses."""
 
+import nbformat
 import pytest
 
 from ntkpaper import results, runner
@@ -15,4 +16,24 @@ def test_notebook_smoke(src, tmp_path, monkeypatch):
     res, claims = results.read_ledger(tmp_path / "out" / "figures" / src.stem)
     assert len(claims) >= 3 and set(res["profile"]) == {"smoke"}
     assert list((tmp_path / "out" / "figures" / src.stem).glob("*.png"))
-    assert (tmp_path / "out" / "notebooks" / f"{src.stem}.ipynb").exists()
+    executed = tmp_path / "out" / "notebooks" / f"{src.stem}.ipynb"
+    assert not _noise(nbformat.read(executed, as_version=4)), "warnings in the notebook's output"
+
+
+def _noise(nb) -> list[str]:
+    """Warnings printed by a notebook's cells (ours or a library's that reached the reader)."""
+    out = []
+    for i, cell in enumerate(nb.cells):
+        for o in cell.get("outputs", []):
+            text = o.get("text", "") if o.get("name") == "stderr" else ""
+            if "Warning" in text:
+                out.append(f"cell {i}: {text[:300]}")
+    return out
+
+
+@pytest.mark.parametrize("src", runner.discover(), ids=lambda p: p.stem)
+def test_committed_notebook_has_no_warnings_or_machine_paths(src):
+    text = src.with_suffix(".ipynb").read_text()
+    assert not _noise(nbformat.reads(text, as_version=4))
+    for marker in ("/tmp/", "/work/", "/root/", "/home/", "build/staging"):
+        assert marker not in text, f"{src.stem}.ipynb shows a machine path ({marker})"
