@@ -2,7 +2,10 @@
 
 * ``smoke`` - seconds; exercises every code path; numbers are not meaningful.
 * ``cpu``   - the default; minutes on a 2-core machine; shows the claims at reduced scale.
-* ``full``  - paper scale on one GPU.
+* ``full``  - paper scale where it fits, on one GPU: each notebook is sized to finish in 10
+  minutes on one H100 by the estimate of ``ntkpaper run --profile full --plan`` (extrapolated from
+  the measured cpu ledgers; see :mod:`ntkpaper.plan`), so that any subset can be run on a lent
+  machine. Where that meant trimming a paper-scale size, the entry says so.
 
 A notebook's ``parameters`` cell sets ``PROFILE``, ``SEED`` and each size to ``None``;
 :func:`resolve` fills every ``None`` from the table and keeps explicit values (papermill
@@ -141,8 +144,8 @@ PROFILES: dict[str, dict[str, dict]] = {
                   "FS_WIDTHS": [8, 16], "FS_META_STEPS": 4, "FS_BATCH": 4, "FS_TEST_TASKS": 40,
                   "FS_VAL_TASKS": 20, "FS_VAL_EVERY": 2, "KERNEL_LRS": [1.0],
                   "KERNEL_STEPS": [1, 3]},
-        # Word2Vec: the first 5M of text8's 17M words, 5 epochs (gensim runs on the host CPU;
-        # the whole corpus x 15 epochs is estimated at ~25 min there)
+        # Word2Vec: the first 5M words of text8, 5 epochs (gensim runs on the host CPU; the whole
+        # corpus x 15 epochs takes the notebook over 10 minutes by `--plan`)
         "full": {**_NB03_CPU, "W2V_CORPUS": "text8", "W2V_VOCAB": 10000,
                  "W2V_MAX_TOKENS": 5_000_000, "W2V_EPOCHS": 5,
                  "W2V_MUP_WIDTHS": [16, 32, 64, 128, 256, 512, 1024],
@@ -169,9 +172,9 @@ PROFILES: dict[str, dict[str, dict]] = {
         "smoke": {**_NB05_CPU, "REG_N": 40, "REG_WIDTH": 16,
                   "BANDS": {"top": [0, 5], "low": [20, 25]}, "STEPS": 5, "SIZES": [10, 30],
                   "WIDTH": 16, "N_TEST": 100, "LAMS": [1e-3], "VAL_N": 30, "N_VAL": 100},
-        "full": {**_NB05_CPU, "REG_N": 1000, "REG_WIDTH": 256, "STEPS": 2000,
+        "full": {**_NB05_CPU, "REG_N": 1000, "REG_WIDTH": 256, "STEPS": 2000,  # was 3000
                  "SIZES": [10, 30, 100, 300, 1000, 3000, 10000], "WIDTH": 512, "DEPTH": 2,
-                 "N_TEST": 10000, "DATASETS": ["mnist", "cifar10"], "SEEDS": 2},
+                 "N_TEST": 10000, "DATASETS": ["mnist", "cifar10"], "SEEDS": 3},
     },
     "04_ntk_alignment": {
         "cpu": _NB04_CPU,
@@ -188,7 +191,7 @@ PROFILES: dict[str, dict[str, dict]] = {
                  "DEEP_PROBE": 1000, "DEEP_WIDTH": 512, "DEEP_DEPTH": 20, "DEEP_STEPS": 2000,
                  "SIGMA_WS": [0.5, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0], "WIDTH_N": 2000,
                  "WIDTH_PROBE": 1000, "WIDTHS": [64, 256, 1024, 4096], "WIDTH_STEPS": 1000,
-                 "SEEDS": 2},
+                 "SEEDS": 3},  # trimmed for 10 minutes: 3 seeds (was 4), DEEP_N/STEPS 2000
     },
     "02_mup_feature_learning": {
         "cpu": _NB02_CPU,
@@ -202,6 +205,7 @@ PROFILES: dict[str, dict[str, dict]] = {
                   "RELU_WIDTHS": [16, 64], "RELU_REF_WIDTH": 256},
         "full": {**_NB02_CPU, "N_TRAIN": 1024, "COORD_WIDTHS": [64, 256, 1024, 4096, 8192],
                  "FEATURE_WIDTHS": [64, 256, 1024, 4096], "FEATURE_STEPS": 200,
+                 # widest sweep width 4096 (was 8192: ~13 min by `--plan`)
                  "SWEEP_WIDTHS": [128, 512, 2048, 4096], "SWEEP_STEPS": 200, "SEEDS": 3,
                  "RELU_WIDTHS": [64, 256, 1024, 4096, 16384], "RELU_REF_WIDTH": 65536},
     },
@@ -215,8 +219,8 @@ PROFILES: dict[str, dict[str, dict]] = {
         # n stops at 20,000 (was 50,000: ~150 GB of float64 kernels and hours of host LAPACK,
         # estimated by `ntkpaper run --profile full --plan`), to fit 10 minutes on one H100
         "full": {**_NB01_CPU, "N_TRAIN_SIZES": [100, 300, 1000, 3000, 10000, 20000],
-                 "DEPTHS": [1, 2, 3, 4, 6, 8, 12], "REG_STUDY_N": 5000,
-                 "PRECISION_SIZES": [1000, 3000, 10000],
+                 "DEPTHS": [1, 2, 3, 4, 6, 8, 12], "REG_STUDY_N": 10000,
+                 "PRECISION_SIZES": [1000, 3000, 10000, 20000],
                  "FINITE_N_TRAIN": 1000, "FINITE_N_TEST": 10000,
                  "WIDTHS": [64, 128, 256, 512, 1024, 2048, 4096, 8192], "ENSEMBLE": 8,
                  "FINITE_STEPS": 1000},

@@ -69,7 +69,7 @@ def test_cli_plan_prints_every_notebook_and_runs_nothing(monkeypatch, capsys):
     cpu01 = profiles.table("01_infinite_width_baselines", "cpu")["N_TRAIN_SIZES"]
     full01 = profiles.table("01_infinite_width_baselines", "full")["N_TRAIN_SIZES"]
     assert f"N_TRAIN_SIZES: {cpu01} -> {full01}" in out
-    assert "calibrated x" in out and "assumed x30" in out and "EXTRAPOLATIONS" in out
+    assert "calibrated x" in out and "Assumed factors:" in out and "EXTRAPOLATIONS" in out
     for nb in plan.plans([], "full"):  # each notebook over the 10-minute target is flagged
         block = out.split(f"== {nb.stem} (full)")[1].split("\n== ")[0]
         assert ("FLAG:" in block) == (nb.gpu_s > plan.BUDGET_S)
