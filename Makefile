@@ -6,10 +6,13 @@
 #          JAX=latest   a second environment (.venv-latest) with the newest jax on the index
 #          GPU=1        add the CUDA build of the environment's jax (CUDA=13 by default, or 12)
 #          PYTHON=...   a Python 3.12 (default: found by tools/find_python.sh)
-PYTHON ?= $(shell tools/find_python.sh)
+# found on first use only (and once): `make clean` needs no Python
+PYTHON ?= $(eval PYTHON := $(shell tools/find_python.sh))$(PYTHON)
 JAX    ?= lock
 ifeq ($(JAX),latest)
 VENV   ?= .venv-latest
+# the newest jax may be newer than the range ntkpaper.nt has been tested on: that is the point
+export NTKPAPER_UNSUPPORTED_JAX = 1
 else
 VENV   ?= .venv
 endif
@@ -29,6 +32,8 @@ env: $(STAMP) $(if $(filter 1,$(GPU)),$(GPU_STAMP))
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -n "$(PYTHON)" || exit 1  # tools/find_python.sh said what to install
+	@test -x $(PY) || $(PYTHON) -c "import sys; sys.exit(sys.version_info[:2] != (3, 12))" \
+	  || { echo "error: PYTHON=$(PYTHON) is not Python 3.12; see tools/find_python.sh"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -c "import sys; assert sys.version_info[:2] == (3, 12), \
 	  f'$(VENV) has Python {sys.version.split()[0]}; ntkpaper needs 3.12: rm -r $(VENV)'"
@@ -39,18 +44,21 @@ $(STAMP): requirements.lock pyproject.toml
 ifeq ($(JAX),latest)
 	$(PY) -m pip install --quiet --upgrade jax jaxlib
 endif
-	@rm -f $(VENV)/.ntkpaper-gpu-cuda*  # a fresh install has the CPU jaxlib again
 	@touch $@
 
-# The CUDA plugin of the jax the environment has (works on an existing environment too).
+# The CUDA plugin of the jax the environment has (works on an existing environment too); the
+# plugin of the other CUDA major version is removed, so that jax finds one.
+OTHER_CUDA = $(if $(filter 12,$(CUDA)),13,12)
 $(GPU_STAMP): $(STAMP)
+	$(PY) -m pip uninstall --quiet --yes jax-cuda$(OTHER_CUDA)-plugin jax-cuda$(OTHER_CUDA)-pjrt
 	$(PY) -m pip install --quiet "jax[cuda$(CUDA)]==$$($(PY) -c 'import jax; print(jax.__version__)')"
+	@rm -f $(VENV)/.ntkpaper-gpu-cuda$(OTHER_CUDA)
 	@touch $@
 
 data: env
 	$(PY) -m ntkpaper data
 
-figures: data
+figures: $(if $(filter 1,$(PLAN)),env,data)
 	$(PY) -m ntkpaper run $(NB) --profile $(PROFILE) --jobs $(JOBS) $(if $(filter 1,$(PLAN)),--plan)
 
 smoke: env
@@ -67,6 +75,7 @@ sync: env
 
 # Runs started from JupyterLab write to build/scratch/, never over the committed figures.
 lab: env
+	JUPYTER_PATH=$(abspath $(VENV))/share/jupyter$(if $(JUPYTER_PATH),:$(JUPYTER_PATH)) \
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
 	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 

@@ -18,7 +18,7 @@ NT 0.6.5 (December 2023) is the last release. Two things stand between it and a 
    * ``jax.interpreters.ad.zeros_like_p`` (gone in 0.9): a fresh, never-bound ``Primitive``; NT
      only uses it as a dictionary key in the rule tables of its implementation 3.
 
-   One private NT function is mended too, again only where this jax needs it: empirical NTK
+   Two private NT functions are mended too, again only where this jax needs it: empirical NTK
    implementation 2 calls ``jnp.size`` on shape-only leaves, which jax 0.11 deprecates ("will be
    an error") and a later jax will refuse (:func:`_mend_std_basis`).
 
@@ -46,12 +46,14 @@ import contextlib
 import importlib.util
 import math
 import os
+import re
 import sys
 import types
 import warnings
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 #: jax versions this package is tested on: [lowest, first refused). The lock pins 0.11.2;
 #: ``make test JAX=latest`` runs the suite on the newest release (0.12.0.1 when written).
@@ -60,10 +62,12 @@ _COMPAT_ADDED: list[str] = []
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
+    """``"0.12.0.1"`` -> ``(0, 12, 0)``; ``"0.12.3rc1"`` -> ``(0, 12, 3)``: the leading digits of
+    the first three parts."""
     parts = []
     for piece in text.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
+        m = re.match(r"\d+", piece)
+        parts.append(int(m.group()) if m else 0)
     return tuple(parts)
 
 
@@ -127,12 +131,20 @@ def _restore_moved_jax_names() -> list[str]:
     return added
 
 
+def _size(leaf) -> int:
+    """Number of elements of an array or a shape-only ``jax.ShapeDtypeStruct`` (``jnp.size``
+    without the deprecated call on shapes)."""
+    return math.prod(jnp.shape(leaf))
+
+
 def _mend_std_basis() -> list[str]:
     """Empirical NTK implementation 2 sizes its output basis with ``jnp.size`` on
-    ``jax.ShapeDtypeStruct`` leaves (``neural_tangents/_src/empirical.py``, ``_std_basis``). jax
-    0.11 deprecates that ("size requires ndarray or scalar arguments ... will be an error"), so a
-    coming jax would break implementation 2. Where this jax objects, replace that one private
-    function by the same computation with ``math.prod(leaf.shape)``; otherwise leave NT alone."""
+    ``jax.ShapeDtypeStruct`` leaves, in two private functions of
+    ``neural_tangents/_src/empirical.py``: ``_std_basis`` and ``_unravel_array_into_pytree`` (the
+    latter for every output leaf but the last, so for multi-leaf outputs). jax 0.11 deprecates
+    that ("size requires ndarray or scalar arguments ... will be an error"), so a coming jax would
+    break implementation 2. Where this jax objects, replace both by the same computation with
+    :func:`_size`; otherwise leave NT alone."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
@@ -142,14 +154,26 @@ def _mend_std_basis() -> list[str]:
             pass
     from neural_tangents._src import empirical
 
+    def _unravel_array_into_pytree(pytree, axis: int, arr):
+        leaves, treedef = jax.tree_util.tree_flatten(pytree)
+        if arr.ndim > 0:
+            axis %= arr.ndim
+        shapes = [arr.shape[:axis] + jnp.shape(leaf) + arr.shape[axis + 1:] for leaf in leaves]
+        splits = np.cumsum([_size(leaf) for leaf in leaves[:-1]])
+        parts = jnp.split(arr, splits, axis)
+        return jax.tree_util.tree_unflatten(
+            treedef, [jnp.reshape(part, shape) for part, shape in zip(parts, shapes)])
+
     def _std_basis(pytree):
         leaves = jax.tree_util.tree_leaves(pytree)
-        size = sum(math.prod(leaf.shape) for leaf in leaves)
-        basis = jnp.eye(size, dtype=jax.dtypes.result_type(*leaves))
-        return empirical._unravel_array_into_pytree(pytree, 1, basis)
+        basis = jnp.eye(sum(_size(leaf) for leaf in leaves),
+                        dtype=jax.dtypes.result_type(*leaves))
+        return _unravel_array_into_pytree(pytree, 1, basis)
 
     empirical._std_basis = _std_basis
-    return ["neural_tangents empirical._std_basis (jnp.size on shapes)"]
+    empirical._unravel_array_into_pytree = _unravel_array_into_pytree
+    return ["neural_tangents empirical._std_basis and _unravel_array_into_pytree "
+            "(jnp.size on shapes)"]
 
 
 @contextlib.contextmanager

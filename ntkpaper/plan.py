@@ -28,12 +28,12 @@ kind           what                                                factor
 =============  ==================================================  =========================
 ``nets``       jax training/evaluation of networks whose work per   **measured**: calibrated
                step is within the calibration run's (up to 1.2e10  on notebook 03's few-shot
-               flop per step: width-8192 MAML on 32 tasks)         H100 run (about x80)
+               flop per step: width-8192 MAML on 32 tasks)         H100 run (about x20)
 ``wide-nets``  the same, beyond that range (wide or deep nets,      **assumed**: the H100's
                full-batch)                                         marginal throughput for
                                                                    the widest few-shot nets
                                                                    (widths 2048 -> 8192,
-                                                                   about x300) holds for
+                                                                   about x90) holds for
                                                                    larger matmuls
 ``arrays``     other jax array work: analytic kernel matrices      **assumed** x30
                (float64), empirical NTKs, kernel descent
@@ -78,7 +78,7 @@ BUDGET_S = 600.0      # the target: each notebook's full run within 10 minutes o
 HOST_RAM_MB = 128 * 1024  # host memory of the GPU machines
 
 KINDS = ("nets", "wide-nets", "arrays", "host", "overhead")
-FALLBACK_FACTORS = {"nets": 80.0, "wide-nets": 300.0, "arrays": 30.0, "host": 5.0,
+FALLBACK_FACTORS = {"nets": 20.0, "wide-nets": 90.0, "arrays": 30.0, "host": 5.0,
                     "overhead": 1.0}
 ASSUMED_FACTORS = {"arrays": 30.0, "host": 5.0, "overhead": 1.0}
 

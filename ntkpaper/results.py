@@ -101,6 +101,9 @@ def aggregate(fig_root: str | Path) -> Path:
     fig_root = Path(fig_root)
     results, claims, broken = [], [], []
     found = list(fig_root.glob("*/claims.csv")) + list(fig_root.glob("*/*/claims.csv"))
+    # skip hidden directories (a ``.NN_topic.old`` left by an interrupted publish)
+    found = [p for p in found if not any(part.startswith(".")
+                                         for part in p.relative_to(fig_root).parts)]
     for d in sorted(p.parent for p in found):
         try:
             r, c = read_ledger(d)
@@ -118,10 +121,10 @@ def aggregate(fig_root: str | Path) -> Path:
     order = {"cpu": 0, "full": 1, "smoke": 2}
     profiles_present = sorted(cl["profile"].unique(), key=lambda p: (order.get(p, 3), p))
     counts = {p: cl.loc[cl["profile"] == p, "notebook"].nunique() for p in profiles_present}
-    lines += ["Profiles here: " + (", ".join(f"`{p}` ({n} notebooks)" for p, n in counts.items())
-                                   or "none") + ". `cpu` runs on 2 CPU cores at reduced scale; "
-              "`full` is paper scale on one GPU" + ("" if counts.get("full") else
-                                                     " (no `full` run committed yet)") + ".", ""]
+    shown = ", ".join(f"`{p}` ({n} notebook{'s' if n != 1 else ''})" for p, n in counts.items())
+    lines += ["Profiles here: " + (shown or "none") + ". `cpu` runs on 2 CPU cores at reduced "
+              "scale; `full` is paper scale where it fits 10 minutes on one GPU"
+              + ("" if counts.get("full") else " (no `full` run committed yet)") + ".", ""]
     for (_, nb, prof), group in cl.assign(_o=cl["profile"].map(lambda p: order.get(p, 3))) \
             .groupby(["_o", "notebook", "profile"], sort=True):
         held = (group["holds"] == "True").sum()

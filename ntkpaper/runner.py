@@ -106,7 +106,12 @@ def _swap_dir(new: Path, dest: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
     if dest.exists():
         dest.rename(old)
-    new.rename(dest)
+    try:
+        new.rename(dest)
+    except OSError:  # e.g. staging on another file system: put the committed outputs back
+        if old.exists() and not dest.exists():
+            old.rename(dest)
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 

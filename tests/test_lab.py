@@ -36,7 +36,9 @@ def test_make_lab_opens_paired_notebooks_on_this_environment(tmp_path):
             f"--IdentityProvider.token={token} --ServerApp.open_browser=False")
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
                JUPYTER_CONFIG_DIR=str(tmp_path / "config"))
-    proc = subprocess.Popen(["make", "-s", "lab", f"VENV={Path(sys.prefix)}", f"LAB_ARGS={args}"],
+    # -o env: use this environment as it is (never rebuild it from a test)
+    proc = subprocess.Popen(["make", "-s", "-o", "env", "lab", f"VENV={Path(sys.prefix)}",
+                             f"LAB_ARGS={args}"],
                             cwd=paths.root(), env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"

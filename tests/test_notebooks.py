@@ -3,7 +3,7 @@
 import nbformat
 import pytest
 
-from ntkpaper import results, runner
+from ntkpaper import paths, results, runner
 
 
 @pytest.mark.slow
@@ -31,9 +31,15 @@ def _noise(nb) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("src", runner.discover(), ids=lambda p: p.stem)
-def test_committed_notebook_has_no_warnings_or_machine_paths(src):
-    text = src.with_suffix(".ipynb").read_text()
+def _executed_notebooks():
+    """Every committed executed notebook: the cpu ones readers open, and full runs' copies."""
+    return [s.with_suffix(".ipynb") for s in runner.discover()] + sorted(
+        paths.fig_dir().glob("full/*/*.ipynb"))
+
+
+@pytest.mark.parametrize("ipynb", _executed_notebooks(), ids=lambda p: str(p.parent.name))
+def test_committed_notebook_has_no_warnings_or_machine_paths(ipynb):
+    text = ipynb.read_text()
     assert not _noise(nbformat.reads(text, as_version=4))
     for marker in ("/tmp/", "/work/", "/root/", "/home/", "build/staging"):
-        assert marker not in text, f"{src.stem}.ipynb shows a machine path ({marker})"
+        assert marker not in text, f"{ipynb} shows a machine path ({marker})"

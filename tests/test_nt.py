@@ -51,6 +51,13 @@ def test_unsupported_jax_is_refused_clearly(version, monkeypatch):
     nt._check_jax_version(version)  # the user's explicit choice
 
 
+def test_version_parsing():
+    assert nt._version_tuple("0.12.0.1") == (0, 12, 0)
+    assert nt._version_tuple("0.12.3rc1") == (0, 12, 3)
+    assert nt._version_tuple("0.11.0.dev20260101") == (0, 11, 0)
+    assert nt._version_tuple("0.13rc1") == (0, 13)
+
+
 @pytest.mark.parametrize("version", ["0.11.2", "0.12.0.1", "0.12.3rc1"])
 def test_supported_jax_passes(version, monkeypatch):
     monkeypatch.delenv("NTKPAPER_UNSUPPORTED_JAX", raising=False)
@@ -86,6 +93,29 @@ def test_empirical_ntk_both_implementations_equal_hand_jacobian_contraction():
             warnings.simplefilter("error", DeprecationWarning)
             got = kernels.empirical_ntk(apply_fn, params, x, implementation=impl)
         np.testing.assert_allclose(got, hand, rtol=1e-4, atol=1e-5)
+
+
+def test_empirical_ntk_of_a_two_output_network_is_consistent_and_warning_free():
+    """A network with a tuple output (two heads) goes through NT's output unravelling, the other
+    place where NT 0.6.5 calls ``jnp.size`` on shapes: both implementations agree, silently."""
+    init_fn, apply_fn, _ = _mlp(16)
+    _, params = init_fn(jax.random.PRNGKey(0), (-1, 5))
+    x = np.asarray(jax.random.normal(jax.random.PRNGKey(1), (4, 5)))
+
+    def two_heads(p, x):
+        out = apply_fn(p, x)
+        return out[:, :1], jnp.tanh(out[:, 1:])
+
+    kernels_by_impl = []
+    for impl in (1, 2):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)
+            fn = nt.empirical_ntk_fn(two_heads, trace_axes=(-1,), vmap_axes=0,
+                                     implementation=impl)
+            kernels_by_impl.append([np.asarray(k) for k in fn(x, None, params)])
+    for k1, k2 in zip(*kernels_by_impl):
+        assert k1.shape == (4, 4)
+        np.testing.assert_allclose(k1, k2, rtol=1e-4, atol=1e-6)
 
 
 def test_linearize_is_first_order_taylor_expansion():

@@ -103,9 +103,18 @@ def test_hand_run_writes_to_scratch(fake_repo, monkeypatch):
     from ntkpaper import paths, session
 
     monkeypatch.delenv("NTKPAPER_FIG_DIR", raising=False)
+    import matplotlib.pyplot as plt
+
     run = session.start("02_mup_feature_learning", "smoke")
-    assert run.out_dir == fake_repo / "build" / "scratch" / "figures" / "02_mup_feature_learning"
-    assert not paths.fig_dir().exists() or not list(paths.fig_dir().rglob("02_mup*"))
+    scratch = fake_repo / "build" / "scratch" / "figures" / "02_mup_feature_learning"
+    assert run.out_dir == scratch
+    fig, _ = plt.subplots()
+    run.savefig(fig, "by_hand")
+    run.ledger.claim("c", "s", "m", "e", True)
+    run.finish()
+    assert {p.name for p in scratch.iterdir()} >= {"by_hand.png", "claims.csv", "results.csv"}
+    assert not list(paths.fig_dir().rglob("*by_hand*"))
+    assert not list(paths.fig_dir().rglob("02_mup_feature_learning"))
 
 
 @pytest.mark.slow
@@ -116,7 +125,7 @@ def test_cli_exit_code_and_smoke_isolation(fake_repo):
     assert "1 notebook(s) failed: 02_bad" in proc.stderr
     # smoke runs never touch committed files
     assert not (fake_repo / "notebooks" / "01_good.ipynb").exists()
-    assert not (fake_repo / "figures" / "01_good").exists()
+    assert not list((fake_repo / "figures").rglob("01_good*"))
     smoke = fake_repo / "build" / "smoke"
     assert (smoke / "figures" / "01_good" / "claims.csv").exists()
     assert "smoke" in (smoke / "figures" / "01_good" / "results.csv").read_text()

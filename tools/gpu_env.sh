@@ -49,7 +49,8 @@ else
     [ "$got" = "$sum" ] || die "$wh/$file: sha256 $got, MANIFEST.txt says $sum (a broken copy?)"
     n=$((n + 1))
   done < "$wh/MANIFEST.txt"
-  extra=$(cd "$wh" && for f in *.whl; do grep -qF " $f" MANIFEST.txt || echo "$f"; done)
+  extra=$(cd "$wh" && shopt -s nullglob && for f in *.whl; do grep -qF " $f" MANIFEST.txt || echo "$f"; done)
+  [ "$n" -gt 0 ] || die "$wh/MANIFEST.txt lists no wheels: rebuild it with make wheelhouse"
   [ -z "$extra" ] || die "wheels in $wh that MANIFEST.txt does not list: $extra"
   say "installing $n wheels into .gpu-site (no index)"
   rm -rf "$site.partial"

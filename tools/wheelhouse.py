@@ -228,6 +228,9 @@ def write_manifest(out: Path, files: list[Path]) -> str:
 
 
 def _pip(args: list[str], what: str) -> None:
+    if subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True).returncode:
+        raise WheelhouseError(f"{sys.executable} has no pip: install it (python -m ensurepip) or "
+                              "run make wheelhouse PYTHON=<a Python 3.12 with pip>")
     cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", *args]
     proc = subprocess.run(cmd)
     if proc.returncode != 0:
