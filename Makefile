@@ -1,6 +1,6 @@
 # Thin verbs; each one creates the environment first if it is missing or out of date.
 #   make figures   run every notebook (profile cpu) -> figures/cpu/, notebooks/*.ipynb, RESULTS.md
-#   make test      the test suite (unit, claims, notebook smoke runs)
+#   make test      ruff, then the test suite (unit, claims, notebook smoke runs)
 #   make lab       JupyterLab on the project environment (notebooks/*.py open as notebooks)
 # Options: PROFILE=smoke|cpu|full  JOBS=N  NB="01 02"  PLAN=1 (print the run's sizes and estimates)
 #          JAX=latest   a second environment (.venv-latest) with the newest jax on the index
@@ -65,6 +65,7 @@ smoke: env
 	$(PY) -m ntkpaper run $(NB) --profile smoke --jobs $(JOBS)
 
 test: env
+	$(PY) -m ruff check ntkpaper tests notebooks/*.py benchmarks tools
 	$(PY) -m pytest
 
 lint: env
