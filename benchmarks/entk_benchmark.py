@@ -2,9 +2,9 @@
 
 Usage: ``python benchmarks/entk_benchmark.py [--sizes 100 300 1000] [--width 256] [--out DIR]``.
 Each (method, probe size) runs in a fresh process, so its peak RSS (``ru_maxrss``) is its own.
-Methods: ``structured`` (:func:`ntkpaper.alignment.mlp_layer_kernels`, per layer),
+Methods: ``structured`` (:func:`ntkpaper.entk.mlp_layer_kernels`, per layer),
 ``nt1``/``nt2`` (neural-tangents implementations 1 and 2 via
-:func:`ntkpaper.alignment.nt_layer_kernels`, per layer, and ``nt1_whole``/``nt2_whole`` for the
+:func:`ntkpaper.entk.nt_layer_kernels`, per layer, and ``nt1_whole``/``nt2_whole`` for the
 whole kernel in one call). The model is the notebook's MLP: MNIST-sized inputs (784), two ReLU
 hidden layers in NTK parametrization, 10 outputs. Merges its rows into ``entk_<device>.csv`` and
 writes a markdown table beside it in ``--out`` (default ``benchmarks/results``). Not a test:
@@ -29,20 +29,19 @@ def one(method: str, n: int, width: int) -> dict:
     import jax
     import numpy as np
 
-    from ntkpaper import alignment as al
-    from ntkpaper import kernels
+    from ntkpaper import entk
     from ntkpaper import parametrization as pz
 
     abc = pz.named("ntp", 2)
     x = np.random.default_rng(0).normal(size=(n, 784)).astype(np.float32)
     params = pz.init(jax.random.PRNGKey(0), abc, 784, width, 10)
     f = lambda p, inputs: pz.forward(p, abc, inputs)
-    run = {"structured": lambda: al.mlp_layer_kernels(params, abc, x),
-           "nt1": lambda: al.nt_layer_kernels(f, params, x, implementation=1),
-           "nt2": lambda: al.nt_layer_kernels(f, params, x, implementation=2),
-           "nt1_whole": lambda: kernels.empirical_ntk(f, params, x, implementation=1,
+    run = {"structured": lambda: entk.mlp_layer_kernels(params, abc, x),
+           "nt1": lambda: entk.nt_layer_kernels(f, params, x, implementation=1),
+           "nt2": lambda: entk.nt_layer_kernels(f, params, x, implementation=2),
+           "nt1_whole": lambda: entk.empirical_ntk(f, params, x, implementation=1,
                                                       batch_size=128),
-           "nt2_whole": lambda: kernels.empirical_ntk(f, params, x, implementation=2,
+           "nt2_whole": lambda: entk.empirical_ntk(f, params, x, implementation=2,
                                                       batch_size=128)}[method]
     t0 = time.perf_counter()
     k = run()

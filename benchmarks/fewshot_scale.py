@@ -9,13 +9,14 @@ Usage::
         [--checkpoints 300 1000 ...] [--tag T] [--out DIR]
 
 ``-p`` overrides profile parameters as ``ntkpaper run -p`` does (checked against the profile's
-names and types). Writes ``fewshot_<tag>_acc.csv`` (:func:`ntkpaper.tp4_experiments.
-compute_fewshot`'s table), ``fewshot_<tag>_curves.csv`` (meta-training loss every 10 steps, and
-the validation checks) and ``fewshot_<tag>.json`` (parameters, jax version, device, wall time)
-into ``--out`` (default ``benchmarks/results``); with ``--checkpoints``, only
-``fewshot_<tag>_checkpoints.csv`` (:func:`ntkpaper.tp4_experiments.fewshot_checkpoints`). The
-data are the notebook's: the glyph stand-in unless ``FS_DATA`` is ``omniglot`` and the official
-zips are present. Not a test; numbers depend on the budget given.
+names and types). Writes ``fewshot_<tag>_acc.csv`` (the table of
+:func:`ntkpaper.experiments.nb03_mup_word2vec_fewshot.compute_fewshot`),
+``fewshot_<tag>_curves.csv`` (meta-training loss every 10 steps, and the validation checks) and
+``fewshot_<tag>.json`` (parameters, jax version, device, wall time) into ``--out`` (default
+``benchmarks/results``); with ``--checkpoints``, only ``fewshot_<tag>_checkpoints.csv``
+(:func:`ntkpaper.experiments.nb03_mup_word2vec_fewshot.fewshot_checkpoints`). The data are the
+notebook's: the glyph stand-in unless ``FS_DATA`` is ``omniglot`` and the official zips are
+present. Not a test; numbers depend on the budget given.
 """
 
 from __future__ import annotations
@@ -48,11 +49,11 @@ def main(argv=None) -> None:
 
     import jax
 
-    from ntkpaper import profiles
-    from ntkpaper import tp4_experiments as X
     from ntkpaper._io import atomic_write, atomic_write_text
-    from ntkpaper.cli import parse_params
     from ntkpaper.data import glyphs
+    from ntkpaper.experiments import nb03_mup_word2vec_fewshot as X
+    from ntkpaper.pipeline import profiles
+    from ntkpaper.pipeline.cli import parse_params
 
     overrides = parse_params(args.parameter)
     p = profiles.resolve(NOTEBOOK, args.profile, overrides)

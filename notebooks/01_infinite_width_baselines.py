@@ -38,26 +38,34 @@
 # closing table checks each claim in code.
 
 # %% tags=["parameters"]
-PROFILE = "cpu"  # smoke | cpu | full (ntkpaper.profiles holds every size below)
-SEED = 0
-DATASETS = None  # data sets for kernel regression
-N_TRAIN_SIZES = None  # kernel-regression training-set sizes
-N_TEST = None  # test points: 10000 is the full test set
-N_VAL = None  # validation points for hyper-parameter choice
-TUNE_N = None  # training-set size at which hyper-parameters are chosen
-DEPTHS = None  # hidden layers tried
-WEIGHT_VAR = None  # sigma_w^2
-BIAS_VARS = None  # sigma_b^2 tried
-DIAG_REGS = None  # relative ridge values tried
-REG_STUDY_N = None  # n for ridge vs early stopping
-ZCA_STRENGTHS = None  # regularised ZCA strengths tried (Fashion-MNIST)
-PRECISION_SIZES = None  # n at which float32 and float64 solves are compared
-FINITE_N_TRAIN = None  # finite vs infinite: training points (MNIST)
-FINITE_N_TEST = None  # finite vs infinite: test points
-WIDTHS = None  # hidden widths of the finite networks
-ENSEMBLE = None  # networks per width
-FINITE_STEPS = None  # gradient-descent steps
-FINITE_LR = None  # NTK-parameterisation learning rate
+PROFILE = "cpu"  # smoke | cpu | full (the values below are cpu's; smoke and full change
+#                  some of them: ntkpaper/pipeline/profiles.py)
+SEED = 0  # seed of every random draw
+DATASETS = ["mnist", "fashion_mnist"]  # data sets for kernel regression
+# kernel-regression training-set sizes (kernel regression training-set sizes)
+N_TRAIN_SIZES = [100, 300, 1000, 3000, 10000]
+N_TEST = 10000  # test points: 10000 is the full test set (test points (the full official test set))
+# validation points for hyper-parameter choice (validation points (from official train images
+# 50k-60k))
+N_VAL = 2000
+TUNE_N = 1000  # training-set size at which hyper-parameters are chosen
+DEPTHS = [1, 2, 3, 4]  # hidden layers tried (hidden layers tried (and shown in the depth figure))
+WEIGHT_VAR = 2.0  # sigma_w^2 (sigma_w^2 (ReLU's critical value))
+BIAS_VARS = [0.0, 0.05, 0.5]  # sigma_b^2 tried
+# relative ridge values tried
+DIAG_REGS = [1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0]
+REG_STUDY_N = 2000  # n for ridge vs early stopping (n for diag_reg vs early stopping)
+ZCA_STRENGTHS = [0.1, 1.0, 10.0]  # regularised ZCA strengths tried (Fashion-MNIST)
+# n at which float32 and float64 solves are compared (float32 vs float64 (first data set))
+PRECISION_SIZES = [300, 1000, 3000]
+# finite vs infinite: training points (MNIST) (finite vs infinite: MNIST training points)
+FINITE_N_TRAIN = 256
+FINITE_N_TEST = 2000  # finite vs infinite: test points
+WIDTHS = [64, 128, 256, 512, 1024]  # hidden widths of the finite networks
+N_ENSEMBLE = 4  # networks per width (members per width (single nets = each member))
+FINITE_STEPS = 100  # gradient-descent steps (full-batch gradient-descent steps)
+# NTK-parameterisation learning rate (NTK-parameterization learning rate (SP: * sigma_w^2 / width))
+FINITE_LR = 0.5
 
 # %%
 import matplotlib.pyplot as plt
@@ -65,8 +73,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ntkpaper import baselines as bl
 from ntkpaper import session
+from ntkpaper.experiments import nb01_infinite_width_baselines as bl
 
 NOTEBOOK = "01_infinite_width_baselines"
 run = session.start(NOTEBOOK, PROFILE, SEED, namespace=globals())  # fills the None sizes
@@ -246,7 +254,7 @@ precision
 # ## 7 · Finite networks vs their infinite-width limits
 #
 # One-hidden-layer ReLU networks on `FINITE_N_TRAIN` MNIST images, full-batch gradient descent on
-# the MSE loss for `FINITE_STEPS` steps, `ENSEMBLE` networks per width:
+# the MSE loss for `FINITE_STEPS` steps, `N_ENSEMBLE` networks per width:
 #
 # * **NTK parameterisation** (learning rate `FINITE_LR`): the limit is NTK gradient flow for
 #   the same time t = lr x steps.
@@ -264,7 +272,7 @@ precision
 # %%
 with run.section("finite_vs_infinite"):
     nets, limits = bl.compute_finite_vs_infinite(
-        "mnist", P.FINITE_N_TRAIN, P.FINITE_N_TEST, P.WIDTHS, P.ENSEMBLE, P.FINITE_STEPS,
+        "mnist", P.FINITE_N_TRAIN, P.FINITE_N_TEST, P.WIDTHS, P.N_ENSEMBLE, P.FINITE_STEPS,
         P.FINITE_LR, P.WEIGHT_VAR, 0.05, SEED)
 summary = nets.groupby(["param", "variant", "width"]).agg(
     test_acc=("test_acc", "mean"), rel_dist=("rel_dist", "mean")).reset_index()
@@ -363,7 +371,7 @@ w = summary[summary.param == "ntk"].pivot_table(index="width", columns="variant"
 L.claim("ensembles_closer",
         "Averaging centred NTK-parameterised networks brings them closer to the infinite-width prediction",
         f"ensemble/single distance ratio {float((w.ensemble_centred / w.single_centred).mean()):.2f} (mean over widths)",
-        f"ensemble < single at every width (1/sqrt({P.ENSEMBLE}) = {1 / np.sqrt(P.ENSEMBLE):.2f} if variance-dominated)",
+        f"ensemble < single at every width (1/sqrt({P.N_ENSEMBLE}) = {1 / np.sqrt(P.N_ENSEMBLE):.2f} if variance-dominated)",
         bool((w.ensemble_centred < w.single_centred).all()))
 L.claim("uncentred_no_converge",
         "Plain (uncentred) single nets keep their random f0, so they do not converge to the mean prediction",

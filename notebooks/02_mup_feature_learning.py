@@ -39,30 +39,41 @@
 # the kernel limits (exact), and the muP ReLU limit, which we do not compute (section 5 says why).
 
 # %% tags=["parameters"]
-PROFILE = "cpu"  # smoke | cpu | full (ntkpaper.profiles holds every size below)
-SEED = 0
-DATASET = None  # data set
-N_TRAIN = None  # training images
-N_HIDDEN = None  # hidden layers
-COORD_WIDTHS = None  # widths of the coordinate check
-COORD_N = None  # inputs of the coordinate check
-COORD_ETA = None  # base learning rate of the coordinate check
-COORD_STEPS = None  # SGD steps of the coordinate check
-FEATURE_WIDTHS = None  # widths for feature movement
-FEATURE_ETA = None  # base learning rate for feature movement
-FEATURE_STEPS = None  # SGD steps for feature movement
-NTK_PROBE = None  # inputs on which the empirical NTK's change is measured
-SWEEP_WIDTHS = None  # widths of the learning-rate sweep
-SWEEP_LOG2_ETAS = None  # log2 of the SGD base learning rates swept, per parametrization
-ADAM_LOG2_ETAS = None  # log2 of the Adam base learning rates swept, per parametrization
-SWEEP_STEPS = None  # SGD steps per run of the sweep
-SEEDS = None  # seeds per configuration
-LIMIT_WIDTHS = None  # widths of the linear nets compared with their muP limit
-LIMIT_ETA = None  # learning rate of the linear-limit comparison
-LIMIT_STEPS = None  # SGD steps of the linear-limit comparison
-N_TEST = None  # test images for the limit comparisons
-RELU_WIDTHS = None  # widths of the ReLU nets compared with the kernel limits
-RELU_REF_WIDTH = None  # width of the reference muP ReLU net
+PROFILE = "cpu"  # smoke | cpu | full (the values below are cpu's; smoke and full change
+#                  some of them: ntkpaper/pipeline/profiles.py)
+SEED = 0  # seed of every random draw
+DATASET = "mnist"  # data set
+N_TRAIN = 128  # training images (MNIST training images (class-balanced))
+N_HIDDEN = 2  # hidden layers (hidden layers of the MLPs)
+COORD_WIDTHS = [64, 256, 1024, 4096]  # widths of the coordinate check
+COORD_N = 64  # inputs of the coordinate check (inputs used by the coordinate check)
+COORD_LR = 0.1  # base learning rate of the coordinate check
+COORD_STEPS = 1  # SGD steps of the coordinate check
+FEATURE_WIDTHS = [64, 256, 1024]  # widths for feature movement
+FEATURE_LR = 0.5  # base learning rate for feature movement
+FEATURE_STEPS = 50  # SGD steps for feature movement
+NTK_PROBE = 32  # inputs on which the empirical NTK's change is measured
+SWEEP_WIDTHS = [64, 256, 1024]  # widths of the learning-rate sweep
+# log2 of the base learning rates per parametrization: each grid brackets its optimum at every
+# width (the notebook flags an optimum on a grid edge as a bound, not a value)
+# log2 of the SGD base learning rates swept, per parametrization
+SWEEP_LOG2_LRS = {'sp': [-10, -9, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4], 'mup': [-4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6]}
+# log2 of the Adam base learning rates swept, per parametrization
+ADAM_LOG2_LRS = {'sp': [-14, -13, -12, -11, -10, -9, -8, -7, -6, -5, -4, -3, -2], 'mup': [-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2]}
+SWEEP_STEPS = 50  # SGD steps per run of the sweep
+N_SEEDS = 2  # seeds per configuration
+# widths of the linear nets compared with their muP limit (one-hidden-layer linear nets vs their
+# computed limit)
+LIMIT_WIDTHS = [64, 256, 1024, 4096]
+LIMIT_LR = 0.5  # learning rate of the linear-limit comparison
+LIMIT_STEPS = 100  # SGD steps of the linear-limit comparison
+N_TEST = 2000  # test images for the limit comparisons
+# widths of the ReLU nets compared with the kernel limits (one-hidden-layer ReLU nets vs the kernel
+# limits)
+RELU_WIDTHS = [64, 256, 1024, 4096]
+# width of the reference muP ReLU net (the widest muP ReLU net, stand-in for its (uncomputed)
+# limit)
+RELU_REF_WIDTH = 16384
 
 # %%
 import matplotlib.pyplot as plt
@@ -70,9 +81,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ntkpaper import data, session
+from ntkpaper import data, session, stats
 from ntkpaper import parametrization as pz
-from ntkpaper.scaling import fit_power_law
+from ntkpaper.stats import fit_power_law
 
 NOTEBOOK = "02_mup_feature_learning"
 run = session.start(NOTEBOOK, PROFILE, SEED, namespace=globals())
@@ -94,8 +105,8 @@ print(DATA, x.shape, y.shape)
 names = ["sp", "ntp", "mup"]
 with run.section("coord_check"):
     coord = pd.concat([pz.compute_coord_check(pz.named(nm, P.N_HIDDEN), P.COORD_WIDTHS,
-                                              x[:P.COORD_N], y[:P.COORD_N], P.COORD_ETA,
-                                              P.COORD_STEPS, P.SEEDS) for nm in names],
+                                              x[:P.COORD_N], y[:P.COORD_N], P.COORD_LR,
+                                              P.COORD_STEPS, P.N_SEEDS) for nm in names],
                       ignore_index=True)
 coord_slopes = pz.fit_slopes(coord)
 for _, r in coord_slopes.iterrows():
@@ -119,7 +130,7 @@ coord_slopes.pivot_table(index="parametrization", columns="layer", values="slope
 # %%
 with run.section("feature_movement"):
     fm = pd.concat([pz.compute_feature_movement(pz.named(nm, P.N_HIDDEN), P.FEATURE_WIDTHS, x, y,
-                                                P.FEATURE_ETA, P.FEATURE_STEPS, P.SEEDS,
+                                                P.FEATURE_LR, P.FEATURE_STEPS, P.N_SEEDS,
                                                 ntk_probe=P.NTK_PROBE)
                     for nm in ("ntp", "mup")], ignore_index=True)
 fm_mean = fm.groupby(["parametrization", "width"])[["rel_change", "ntk_rel_change"]].mean() \
@@ -146,18 +157,18 @@ fm_mean.pivot_table(index="width", columns="parametrization",
 # ## 3 · Learning-rate transfer (SGD, and Adam as an extension)
 #
 # Training loss after `SWEEP_STEPS` full-batch steps vs base learning rate, one curve per width
-# (mean over `SEEDS` initialisations). Under SP the usable learning rate shrinks as the network
+# (mean over `N_SEEDS` initialisations). Under SP the usable learning rate shrinks as the network
 # widens; under muP the optimum stays put. The Adam row uses muP's per-layer Adam learning rates
 # (`pz.learning_rates`: input and output layers eta n^-1/2, hidden layers eta/n; TP5 Table 3)
 # against SP with one global Adam learning rate. Diverged runs (non-finite, or ten times the
 # initial loss) are left out; an optimum on the edge of its grid is only a bound and is flagged.
 
 # %%
-runs = [("sgd", nm, P.SWEEP_LOG2_ETAS[nm]) for nm in ("sp", "mup")] + \
-       [("adam", nm, P.ADAM_LOG2_ETAS[nm]) for nm in ("sp", "mup")]
+runs = [("sgd", nm, P.SWEEP_LOG2_LRS[nm]) for nm in ("sp", "mup")] + \
+       [("adam", nm, P.ADAM_LOG2_LRS[nm]) for nm in ("sp", "mup")]
 with run.section("lr_sweep"):
     sweep = pd.concat([pz.compute_lr_sweep(pz.named(nm, P.N_HIDDEN), P.SWEEP_WIDTHS,
-                                           [2.0**k for k in grid], x, y, P.SWEEP_STEPS, P.SEEDS,
+                                           [2.0**k for k in grid], x, y, P.SWEEP_STEPS, P.N_SEEDS,
                                            optimizer=opt) for opt, nm, grid in runs],
                       ignore_index=True)
 sweep_mean = sweep.groupby(["optimizer", "parametrization", "width", "eta"]).loss.mean() \
@@ -201,21 +212,21 @@ test_ds = data.load(P.DATASET, "test", n=P.N_TEST, seed=SEED)
 x_test = data.standardize_per_example(test_ds.x)
 with run.section("linear_limit"):
     lin, lin_limit = pz.compute_linear_limit_convergence(x, y, x_test, P.LIMIT_WIDTHS,
-                                                         P.LIMIT_ETA, P.LIMIT_STEPS, P.SEEDS)
+                                                         P.LIMIT_LR, P.LIMIT_STEPS, P.N_SEEDS)
     lim_state = pz.linear_limit_train(pz.linear_limit_state(x.shape[1], y.shape[1]), x, y,
-                                      P.LIMIT_ETA, P.LIMIT_STEPS)
+                                      P.LIMIT_LR, P.LIMIT_STEPS)
     kfn = architectures.fc(1, W_std=1.0, b_std=0.0, activation="identity")[2]
     k_tr, k_te = kernels.analytic_kernels(kfn, x), kernels.analytic_kernels(kfn, x_test, x)
     ntk_pred = kernels.EigenSolver(k_tr["ntk"], k_te["ntk"], y).gradient_flow(
-        P.LIMIT_ETA * P.LIMIT_STEPS)
+        P.LIMIT_LR * P.LIMIT_STEPS)
     gp_pred = kernels.kernel_regression(k_tr["nngp"], k_te["nngp"], y, 1e-4)
 lin_mean = lin.groupby("width").rel_dist.mean()
 lin_slope = fit_power_law(lin_mean.index, lin_mean.values)[0]
 feature_move = float(np.linalg.norm(lim_state["G_A"] - np.eye(x.shape[1]) / x.shape[1])
                      / np.linalg.norm(np.eye(x.shape[1]) / x.shape[1]))
-limit_acc = {"muP limit": data.accuracy(lin_limit, test_ds.y),
-             "NTK limit (same t)": data.accuracy(ntk_pred, test_ds.y),
-             "NNGP posterior mean": data.accuracy(gp_pred, test_ds.y)}
+limit_acc = {"muP limit": stats.accuracy(lin_limit, test_ds.y),
+             "NTK limit (same t)": stats.accuracy(ntk_pred, test_ds.y),
+             "NNGP posterior mean": stats.accuracy(gp_pred, test_ds.y)}
 run.ledger.record("linear_limit_dist_slope", lin_slope)
 run.ledger.record("linear_limit_G_A_rel_change", feature_move)
 for key, v in limit_acc.items():
@@ -249,8 +260,8 @@ pd.Series(limit_acc, name=f"test accuracy ({P.N_TEST} test images)").to_frame()
 
 # %%
 with run.section("relu_limits"):
-    relu = pz.compute_relu_limits(x, y, x_test, P.RELU_WIDTHS, P.LIMIT_ETA, P.LIMIT_STEPS,
-                                  P.SEEDS, P.RELU_REF_WIDTH, labels_test=test_ds.y)
+    relu = pz.compute_relu_limits(x, y, x_test, P.RELU_WIDTHS, P.LIMIT_LR, P.LIMIT_STEPS,
+                                  P.N_SEEDS, P.RELU_REF_WIDTH, labels_test=test_ds.y)
 relu_mean = relu.groupby(["parametrization", "width"])[["dist_ntk", "dist_ref", "acc"]].mean()
 ntp_d, mup_d = relu_mean.loc["ntp"], relu_mean.loc["mup"]
 relu_slope = {"ntp_to_ntk": fit_power_law(ntp_d.index, ntp_d.dist_ntk)[0],
@@ -269,7 +280,7 @@ ax.plot(mup_d.index, mup_d.dist_ntk, "s-",
 ax.plot(mup_d.index, mup_d.dist_ref, "^--",
         label=f"muP to muP width {P.RELU_REF_WIDTH} (slope {relu_slope['mup_to_ref']:.2f})")
 ax.set(xscale="log", yscale="log", xlabel="width", ylabel="relative distance of test outputs",
-       title=f"1-hidden-layer ReLU, t={P.LIMIT_ETA * P.LIMIT_STEPS:g}: {run.caption(DATA)}")
+       title=f"1-hidden-layer ReLU, t={P.LIMIT_LR * P.LIMIT_STEPS:g}: {run.caption(DATA)}")
 ax.legend(fontsize=8)
 run.savefig(fig, "relu_limits")
 relu_mean.round(4)

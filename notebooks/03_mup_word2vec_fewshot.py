@@ -41,39 +41,51 @@
 # handwriting; every figure says so. The `full` profile asks for text8 and Omniglot.
 
 # %% tags=["parameters"]
-PROFILE = "cpu"  # smoke | cpu | full (ntkpaper.profiles holds every size below)
-SEED = 0
-W2V_CORPUS = None  # "wiki_standin" (stand-in) or "text8"
-W2V_MAX_TOKENS = None  # truncate the corpus (0: all)
-W2V_VOCAB = None  # most frequent words kept
-W2V_MUP_WIDTHS = None  # muP embedding widths
-W2V_OTHER_WIDTHS = None  # NTP and SP widths
-W2V_ETA = None  # base learning rate (word2vec's CBOW default 0.05)
-W2V_EPOCHS = None  # passes over the corpus
-W2V_WINDOW = None  # context words on each side (at most)
-W2V_NEGATIVE = None  # negative samples per word
-W2V_SAMPLE = None  # down-sampling threshold of frequent words
-W2V_WORKERS = None  # gensim threads (1 = bit-reproducible)
-FS_DATA = None  # "glyphs" (stand-in) or "omniglot"
-FS_BACKGROUND = None  # glyph stand-in: background alphabets
-FS_EVALUATION = None  # glyph stand-in: evaluation alphabets
-FS_DRAWINGS = None  # glyph stand-in: drawings per character
-FS_WAYS = None  # classes per task
-FS_SHOTS = None  # support drawings per class
-FS_QUERIES = None  # query drawings per class
-FS_WIDTHS = None  # muP hidden widths
-FS_ACTIVATIONS = None  # hidden activations
-FS_INNER_LR = None  # MAML inner-loop SGD rate
-FS_INNER_STEPS = None  # MAML inner-loop steps (train and test)
-FS_OUTER_LR = None  # meta SGD rate
-FS_META_STEPS = None  # meta-training steps
-FS_BATCH = None  # tasks per meta-step
-FS_TEST_TASKS = None  # meta-test tasks (evaluation alphabets)
-FS_VAL_TASKS = None  # validation tasks (held-out background characters)
-FS_VAL_FRACTION = None  # fraction of background characters held out for validation
-FS_VAL_EVERY = None  # meta-steps between validation checkpoints (0: keep the last)
-KERNEL_LRS = None  # kernel gradient-descent rates tried
-KERNEL_STEPS = None  # kernel gradient-descent steps tried
+PROFILE = "cpu"  # smoke | cpu | full (the values below are cpu's; smoke and full change
+#                  some of them: ntkpaper/pipeline/profiles.py)
+SEED = 0  # seed of every random draw
+# 1 · Word2Vec (CBOW, negative sampling) on the text8-style stand-in corpus
+# "wiki_standin" (stand-in) or "text8" ("text8" for the real corpus (downloaded when reachable))
+W2V_CORPUS = "wiki_standin"
+W2V_MAX_TOKENS = 0  # truncate the corpus (0: all) (0: the whole corpus)
+# most frequent words kept (most frequent words kept (the muP limit has this dimension))
+W2V_VOCAB = 3000
+W2V_MUP_WIDTHS = [16, 64, 256, 1024]  # muP embedding widths
+W2V_OTHER_WIDTHS = [64, 256, 1024]  # NTP and SP widths
+W2V_LR = 0.05  # base learning rate (word2vec's CBOW default 0.05)
+W2V_EPOCHS = 15  # passes over the corpus
+W2V_WINDOW = 5  # context words on each side (at most)
+W2V_NEGATIVE = 5  # negative samples per word
+W2V_SAMPLE = 1e-4  # down-sampling threshold of frequent words
+# gensim threads (1 = bit-reproducible) (bit-reproducible; >1 is faster but races (Hogwild))
+W2V_WORKERS = 1
+# 2 · few-shot: first-order MAML, 5-way 1-shot, one-hidden-layer muP nets
+# "glyphs" (stand-in) or "omniglot" ("omniglot" when the official zips are available)
+FS_DATA = "glyphs"
+FS_BACKGROUND = 30  # glyph stand-in: background alphabets
+FS_EVALUATION = 20  # glyph stand-in: evaluation alphabets
+FS_DRAWINGS = 20  # glyph stand-in: drawings per character (glyph stand-in: alphabets, drawings)
+FS_WAYS = 5  # classes per task
+FS_SHOTS = 1  # support drawings per class
+FS_QUERIES = 1  # query drawings per class
+FS_WIDTHS = [16, 64, 256, 1024]  # muP hidden widths
+FS_ACTIVATIONS = ["identity", "relu"]  # hidden activations
+# outer rate 0.1 as TP4 for the limit; 1,000 meta-steps of 16 tasks (TP4: 10,000 of 32)
+FS_INNER_LR = 1.0  # MAML inner-loop SGD rate
+FS_INNER_STEPS = 1  # MAML inner-loop steps (train and test)
+FS_OUTER_LR = 0.1  # meta SGD rate
+FS_META_STEPS = 1000  # meta-training steps
+FS_BATCH = 16  # tasks per meta-step
+FS_TEST_TASKS = 1000  # meta-test tasks (evaluation alphabets)
+FS_VAL_TASKS = 500  # validation tasks (held-out background characters)
+# 15% of background characters held out (as torchmeta's Omniglot split); the checkpoint with
+# the best validation accuracy, checked every FS_VAL_EVERY steps, is kept (as TP4's script)
+FS_VAL_FRACTION = 0.15  # fraction of background characters held out for validation
+# meta-steps between validation checkpoints (0: keep the last) (4 checks: each costs ~1-2 s on 2
+# cores)
+FS_VAL_EVERY = 250
+KERNEL_LRS = [0.3, 1.0, 3.0, 10.0]  # kernel gradient-descent rates tried
+KERNEL_STEPS = [1, 3, 10, 30]  # kernel gradient-descent steps tried
 
 # %%
 import matplotlib.pyplot as plt
@@ -83,9 +95,9 @@ import seaborn as sns
 from IPython.display import display
 
 from ntkpaper import paths, session
-from ntkpaper import tp4_experiments as X
 from ntkpaper.data import glyphs, text
-from ntkpaper.scaling import fit_power_law
+from ntkpaper.experiments import nb03_mup_word2vec_fewshot as X
+from ntkpaper.stats import fit_power_law
 
 NOTEBOOK = "03_mup_word2vec_fewshot"
 run = session.start(NOTEBOOK, PROFILE, SEED, namespace=globals())
@@ -105,7 +117,7 @@ with run.section("word2vec"):
     words = corpus.text.split()
     body = " ".join(words[:P.W2V_MAX_TOKENS]) if P.W2V_MAX_TOKENS else corpus.text
     w2v, info = X.compute_word2vec(
-        body, corpus.questions, P.W2V_VOCAB, P.W2V_MUP_WIDTHS, P.W2V_OTHER_WIDTHS, P.W2V_ETA,
+        body, corpus.questions, P.W2V_VOCAB, P.W2V_MUP_WIDTHS, P.W2V_OTHER_WIDTHS, P.W2V_LR,
         epochs=P.W2V_EPOCHS, window=P.W2V_WINDOW, negative=P.W2V_NEGATIVE, sample=P.W2V_SAMPLE,
         workers=P.W2V_WORKERS, seed=SEED)
 CORPUS = corpus.meta["title"]  # names the stand-in when it is one

@@ -43,37 +43,46 @@
 # effects could not show); section 4 contrasts NTP and muP under SGD.
 
 # %% tags=["parameters"]
-PROFILE = "cpu"  # smoke | cpu | full (ntkpaper.profiles holds every size below)
-SEED = 0
-REG_N = None  # points of the 2-D regression task (also the probe set)
-REG_WIDTH = None  # width of the regression MLP
-REG_DEPTH = None  # hidden layers of the regression MLP
-REG_ETA = None  # Adam learning rate
-REG_STEPS = None  # gradient-descent steps
-REG_DECAY_AT = None  # step at which the decayed run divides its learning rate by 10
-RECORD = None  # log-spaced recording steps per run
-LABEL_N = None  # MNIST training images for the label study
-LABEL_PROBE = None  # training images on which the kernel is measured
-LABEL_WIDTH = None  # width of the label-study MLP
-LABEL_DEPTH = None  # hidden layers of the label-study MLP
-LABEL_ETA = None  # Adam learning rate of the label study
-LABEL_STEPS = None  # steps of the label study
-RANDOM_FRACTIONS = None  # shares of training labels replaced at random
-N_TEST = None  # test images for the generalisation gap
-DEEP_N = None  # Fashion-MNIST training images for the layer hierarchy
-DEEP_PROBE = None  # of which used as the probe set
-DEEP_WIDTH = None  # width of the deep MLPs
-DEEP_DEPTH = None  # hidden layers of the deep MLPs
-DEEP_ETA = None  # Adam learning rate of the deep MLPs
-DEEP_STEPS = None  # steps of the deep MLPs
-SIGMA_WS = None  # initial weight scales (ordered, critical, chaotic)
-WIDTH_N = None  # MNIST training images for the width study
-WIDTH_PROBE = None  # of which used as the probe set
-WIDTHS = None  # widths of the width study
-WIDTH_DEPTH = None  # hidden layers in the width study
-WIDTH_ETA = None  # base learning rate of the width study (both parametrizations)
-WIDTH_STEPS = None  # steps of the width study
-SEEDS = None  # seeds per configuration (sections 3 and 4)
+PROFILE = "cpu"  # smoke | cpu | full (the values below are cpu's; smoke and full change
+#                  some of them: ntkpaper/pipeline/profiles.py)
+SEED = 0  # seed of every random draw
+# sections 1-3: standard parametrization trained with Adam (REG_LR etc. = Adam's learning rate);
+# section 4: NTP vs muP with SGD (WIDTH_LR = base SGD learning rate)
+# 1 · spectrum alignment (Kopitkov & Indelman): 2-D regression, probe = training set
+REG_N = 500  # points of the 2-D regression task (also the probe set)
+REG_WIDTH = 128  # width of the regression MLP
+REG_DEPTH = 3  # hidden layers of the regression MLP
+REG_LR = 1e-3  # Adam learning rate
+REG_STEPS = 4000  # gradient-descent steps
+REG_DECAY_AT = 1000  # step at which the decayed run divides its learning rate by 10
+N_RECORD = 16  # log-spaced recording steps per run
+# 2 · tangent-feature alignment (Baratin et al.): MNIST, true vs partly random labels
+LABEL_N = 1000  # MNIST training images for the label study
+LABEL_PROBE = 500  # training images on which the kernel is measured
+LABEL_WIDTH = 256  # width of the label-study MLP
+LABEL_DEPTH = 2  # hidden layers of the label-study MLP
+LABEL_LR = 1e-3  # Adam learning rate of the label study
+LABEL_STEPS = 1000  # steps of the label study
+RANDOM_FRACTIONS = [0.0, 0.5]  # shares of training labels replaced at random
+N_TEST = 2000  # test images for the generalisation gap
+# 3 · layer-wise hierarchy (Lou et al.): deep tanh MLPs on Fashion-MNIST
+DEEP_N = 500  # Fashion-MNIST training images for the layer hierarchy
+DEEP_PROBE = 300  # of which used as the probe set
+DEEP_WIDTH = 128  # width of the deep MLPs
+DEEP_DEPTH = 12  # hidden layers of the deep MLPs
+DEEP_LR = 1e-3  # Adam learning rate of the deep MLPs
+DEEP_STEPS = 500  # steps of the deep MLPs
+# initial weight scales (ordered, critical, chaotic) (ordered, edge of chaos, chaotic (tanh, no
+# biases))
+SIGMA_WS = [0.7, 1.0, 1.5]
+# 4 · width: NTP vs muP on MNIST
+WIDTH_N = 500  # MNIST training images for the width study
+WIDTH_PROBE = 300  # of which used as the probe set
+WIDTHS = [64, 256, 1024]  # widths of the width study
+WIDTH_DEPTH = 2  # hidden layers in the width study
+WIDTH_LR = 0.5  # base learning rate of the width study (both parametrizations)
+WIDTH_STEPS = 200  # steps of the width study
+N_SEEDS = 2  # seeds per configuration (sections 3 and 4)
 
 # %%
 import matplotlib.pyplot as plt
@@ -82,8 +91,8 @@ import pandas as pd
 import seaborn as sns
 
 from ntkpaper import data, session
-from ntkpaper import ntk_dynamics as nd
-from ntkpaper.scaling import fit_power_law
+from ntkpaper.experiments import nb04_ntk_alignment as nd
+from ntkpaper.stats import fit_power_law
 
 NOTEBOOK = "04_ntk_alignment"
 run = session.start(NOTEBOOK, PROFILE, SEED, namespace=globals())
@@ -106,11 +115,11 @@ def mnist_like(name, n, seed=SEED, split="train"):
 # eigenvalues.
 
 # %%
-x_reg, y_reg = nd.regression_task(P.REG_N, SEED)
+x_reg, y_reg = data.regression_task(P.REG_N, SEED)
 REG = f"2-D regression (n={P.REG_N}), MLP {P.REG_DEPTH}x{P.REG_WIDTH}"
 with run.section("spectrum_alignment"):
     spec, spectra = nd.compute_spectrum_alignment(x_reg, y_reg, P.REG_WIDTH, P.REG_DEPTH,
-                                                  P.REG_ETA, P.REG_STEPS, P.RECORD,
+                                                  P.REG_LR, P.REG_STEPS, P.N_RECORD,
                                                   P.REG_DECAY_AT, seed=SEED)
 s_all = spec[spec.layer == "all"].pivot_table(index=["run", "step"], columns="metric",
                                               values="value")
@@ -158,8 +167,8 @@ x_te, lab_te, _ = mnist_like("mnist", P.N_TEST, split="test")
 LAB = f"{TITLE} (n={P.LABEL_N}), MLP {P.LABEL_DEPTH}x{P.LABEL_WIDTH}"
 with run.section("label_alignment"):
     la = nd.compute_label_alignment(x_lab, lab, x_te, lab_te, 10, P.RANDOM_FRACTIONS,
-                                    P.LABEL_WIDTH, P.LABEL_DEPTH, P.LABEL_ETA, P.LABEL_STEPS,
-                                    P.RECORD, P.LABEL_PROBE, seed=SEED)
+                                    P.LABEL_WIDTH, P.LABEL_DEPTH, P.LABEL_LR, P.LABEL_STEPS,
+                                    P.N_RECORD, P.LABEL_PROBE, seed=SEED)
 la["step_plot"] = la.step.clip(lower=0.5)
 fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
 panels = [("alignment", "all", "centred alignment (whole eNTK)"),
@@ -204,7 +213,7 @@ y_deep = data.one_hot(lab_deep, 10, "centered").astype(np.float32)
 DEEP = f"{TITLE_F} (n={P.DEEP_N}), tanh MLP {P.DEEP_DEPTH}x{P.DEEP_WIDTH}"
 with run.section("layer_hierarchy"):
     hier = nd.compute_layer_hierarchy(x_deep, y_deep, P.SIGMA_WS, P.DEEP_WIDTH, P.DEEP_DEPTH,
-                                      P.DEEP_ETA, P.DEEP_STEPS, P.DEEP_PROBE, P.SEEDS)
+                                      P.DEEP_LR, P.DEEP_STEPS, P.DEEP_PROBE, P.N_SEEDS)
 h_al = hier[hier.metric == "alignment"]
 h_mean = h_al.groupby(["sigma_w", "step", "layer"]).value.mean().reset_index()
 final = h_mean[h_mean.step == P.DEEP_STEPS]
@@ -236,8 +245,8 @@ x_w, lab_w, _ = mnist_like("mnist", P.WIDTH_N)
 y_w = data.one_hot(lab_w, 10, "centered").astype(np.float32)
 WID = f"{TITLE} (n={P.WIDTH_N}), MLP depth {P.WIDTH_DEPTH}"
 with run.section("width_study"):
-    wid = nd.compute_width_study(x_w, y_w, ["ntp", "mup"], P.WIDTHS, P.WIDTH_DEPTH, P.WIDTH_ETA,
-                                 P.WIDTH_STEPS, P.WIDTH_PROBE, P.SEEDS)
+    wid = nd.compute_width_study(x_w, y_w, ["ntp", "mup"], P.WIDTHS, P.WIDTH_DEPTH, P.WIDTH_LR,
+                                 P.WIDTH_STEPS, P.WIDTH_PROBE, P.N_SEEDS)
 w_mean = wid.groupby(["parametrization", "metric", "width"]).value.mean()
 w_slope = {}
 for nm in ("ntp", "mup"):

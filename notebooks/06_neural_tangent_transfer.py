@@ -43,24 +43,28 @@
 # the paper's LeNet-5 CNN (section 4; its eNTK from per-example Jacobians).
 
 # %% tags=["parameters"]
-PROFILE = "cpu"  # smoke | cpu | full (ntkpaper.profiles holds every size below)
-SEED = 0
-DIMS = None  # layer sizes of the MLP
-N_TRAIN = None  # training images (NTT sees them without labels)
-N_TEST = None  # test images
-DENSITIES = None  # shares of weights kept
-METHODS = None  # pruning methods compared
-SEEDS = None  # initialisations per configuration
-EPOCHS = None  # supervised epochs
-BATCH = None  # supervised mini-batch size
-LR = None  # supervised Adam learning rate
-NTT_STEPS = None  # label-free transfer steps
-NTT_BATCH = None  # unlabelled inputs per transfer step
-NTT_LR = None  # transfer Adam learning rate
-MASK_EVERY = None  # transfer steps between mask updates
-FASHION_DENSITIES = None  # densities on Fashion-MNIST
-CNN_DENSITIES = None  # LeNet-5 densities on MNIST ([] skips section 4)
-CNN_METHODS = None  # pruning methods compared on LeNet-5
+PROFILE = "cpu"  # smoke | cpu | full (the values below are cpu's; smoke and full change
+#                  some of them: ntkpaper/pipeline/profiles.py)
+SEED = 0  # seed of every random draw
+DIMS = [784, 300, 100, 10]  # layer sizes of the MLP (LeNet-300-100 (no biases))
+N_TRAIN = 5000  # training images (NTT sees them without labels)
+N_TEST = 5000  # test images (MNIST images (NTT uses the training images without labels))
+# shares of weights kept (share of hidden-layer weights kept (output layer dense))
+DENSITIES = [0.01, 0.03, 0.1]
+METHODS = ["random", "magnitude", "snip", "ntt"]  # pruning methods compared
+N_SEEDS = 2  # initialisations per configuration
+EPOCHS = 5  # supervised epochs
+BATCH = 128  # supervised mini-batch size
+LR = 1e-3  # supervised Adam learning rate (supervised training (Adam, cross-entropy), mask fixed)
+NTT_STEPS = 150  # label-free transfer steps
+NTT_BATCH = 32  # unlabelled inputs per transfer step
+NTT_LR = 1e-3  # transfer Adam learning rate
+MASK_EVERY = 50  # transfer steps between mask updates (label-free transfer)
+FASHION_DENSITIES = [0.03]  # densities on Fashion-MNIST (second data set)
+# LeNet-5 densities on MNIST ([] skips section 4) (LeNet-5 on MNIST (full profile; [] skips the
+# section))
+CNN_DENSITIES = []
+CNN_METHODS = ["random", "magnitude", "snip", "ntt"]  # pruning methods compared on LeNet-5
 
 # %%
 import matplotlib.pyplot as plt
@@ -86,7 +90,7 @@ def load(name):
 def run_study(name, densities, arch="mlp", methods=None):
     x, y, xt, yt, title = load(name)
     curves, ntt_log = sp.compute_sparse_comparison(
-        x, y, xt, yt, P.DIMS, densities, methods or P.METHODS, P.SEEDS, P.EPOCHS, P.BATCH, P.LR,
+        x, y, xt, yt, P.DIMS, densities, methods or P.METHODS, P.N_SEEDS, P.EPOCHS, P.BATCH, P.LR,
         P.NTT_STEPS, P.NTT_BATCH, P.NTT_LR, mask_every=P.MASK_EVERY, arch=arch)
     return curves.assign(data=title), ntt_log.assign(data=title), title
 
@@ -94,7 +98,7 @@ def run_study(name, densities, arch="mlp", methods=None):
 # %% [markdown]
 # ## 1 · MNIST: accuracy after training, per method and density
 #
-# Final test accuracy (mean and spread over `SEEDS` initialisations) vs density; the dense
+# Final test accuracy (mean and spread over `N_SEEDS` initialisations) vs density; the dense
 # network as a horizontal line. Inputs: pixel values in [0, 1], flattened.
 
 # %%

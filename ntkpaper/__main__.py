@@ -1,5 +1,5 @@
 import sys
 
-from ntkpaper.cli import main
+from ntkpaper.pipeline.cli import main
 
 sys.exit(main())

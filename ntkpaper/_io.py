@@ -1,12 +1,16 @@
-"""Atomic file writes: write to a temporary file in the target directory, then rename."""
+"""Base layer: atomic file writes (a temporary file in the target directory, then a rename) and
+the checksum of named arrays."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import numpy as np
 
 
 @contextlib.contextmanager
@@ -39,3 +43,13 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda p: p.write_text(text))
+
+
+def arrays_sha256(arrays: dict[str, np.ndarray]) -> str:
+    """sha256 over the named arrays (sorted by name; dtype, shape and C-order bytes)."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}:{a.dtype.str}:{a.shape};".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()

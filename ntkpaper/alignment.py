@@ -1,30 +1,6 @@
-"""The empirical NTK during training: per-layer kernels, alignment, spectra (notebook 04).
+"""Measures of the empirical NTK during training: alignment, spectra, energies (notebook 04).
 
-Kernels. For a network ``f(x) in R^k`` with parameters theta the empirical NTK on a probe set
-``X`` (N, d) is ``K(x, x') = (1/k) sum_c <df_c(x)/dtheta, df_c(x')/dtheta>`` (averaged over the
-k outputs, as neural-tangents does with ``trace_axes=(-1,)``); it is the sum of one kernel per
-parameter group, ``K = sum_l K_l``.
-
-Two ways to compute it:
-
-* :func:`mlp_layer_kernels` - exact and fast for the MLPs of :mod:`ntkpaper.parametrization`.
-  A dense layer ``h_l = m_l a_{l-1} W_l`` has tangent features that are outer products of its
-  input ``a_{l-1}(x)`` and its backward signal ``delta_{l,c}(x) = df_c/dh_l``, so
-  ``K_l(x, x') = m_l^2 <a_{l-1}(x), a_{l-1}(x')> (1/k) sum_c <delta_{l,c}(x), delta_{l,c}(x')>``.
-  Cost: one forward pass and k backward passes per input, then Gram matrices of size N^2 n,
-  instead of contracting Jacobians of size N k P (P = number of parameters).
-* :func:`nt_layer_kernels` - any jax model whose parameters are a list of groups, through
-  neural-tangents (``ntkpaper.kernels.empirical_ntk``, implementation 1 or 2; NT 0.6.5's
-  implementation 3, its structured-derivative version of the trick above, is broken).
-
-``benchmarks/entk_benchmark.py`` times both (and NT's implementations 1 vs 2). Measured on the
-2-core CPU for the MLP 784-256-256-10 (``benchmarks/results/entk_cpu.md``): probe 100 / 300 /
-1000 points take 0.02 / 0.06 / 0.33 s here (1.3 s with compilation, 0.4 GB peak), against
-2.7 / 23 / 275 s (up to 2.3 GB) for NT implementation 1 and 2.3 / 17 / 178 s (1.6 GB) for
-implementation 2 on the whole kernel. Implementation 2 is the faster NT path for such MLPs and
-the default of :func:`nt_layer_kernels` should be 2 for them; the structured computation is
-~500x faster still, so the notebooks use :func:`mlp_layer_kernels` (tests check it against
-neural-tangents to float32 precision) and keep NT for models that are not plain dense stacks.
+The kernels themselves come from :mod:`ntkpaper.entk`.
 
 Measures (all on symmetric (N, N) kernels):
 
@@ -40,112 +16,10 @@ Measures (all on symmetric (N, N) kernels):
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-
-from ntkpaper import parametrization as pz
-
-# ---------------------------------------------------------------------------------------------
-# Kernels
-
-
-def _signals(params, mults, x, phi):
-    """Layer inputs ``a_{l-1}`` (N, fan_in) and backward signals ``delta_l`` (N, k, fan_out)."""
-    n_layers = len(params)
-
-    def single(xi, eps):
-        h = (xi @ params[0]) * mults[0] + eps[0]
-        for i in range(1, n_layers):
-            h = (phi(h) @ params[i]) * mults[i] + eps[i]
-        return h
-
-    def inputs(x):
-        acts, h = [x], x @ params[0] * mults[0]
-        for i in range(1, n_layers):
-            acts.append(phi(h))
-            h = (phi(h) @ params[i]) * mults[i]
-        return acts
-
-    eps0 = [jnp.zeros((p.shape[1],), x.dtype) for p in params]
-    deltas = jax.vmap(lambda xi: jax.jacrev(single, argnums=1)(xi, eps0))(x)
-    return inputs(x), deltas
-
-
-@functools.cache
-def _signals_fn(activation: str):
-    phi = pz._ACT[activation]
-    return jax.jit(lambda p, m, xb: _signals(p, m, xb, phi))
-
-
-@jax.jit
-def _gram(a1, a2, d1, d2, m2):
-    k = d1.shape[1]
-    return m2 * (a1 @ a2.T) * (d1.reshape(d1.shape[0], -1) @ d2.reshape(d2.shape[0], -1).T) / k
-
-
-def mlp_layer_kernels(params, abc: pz.ABC, x: np.ndarray, x2: np.ndarray | None = None,
-                      activation: str = "relu", block: int = 512) -> np.ndarray:
-    """Per-layer empirical NTKs of a :mod:`ntkpaper.parametrization` MLP, exactly.
-
-    Args:
-        params: ``[(d, n), (n, n)..., (n, k)]``; abc: its parametrization.
-        x: (N1, d) inputs; x2: (N2, d) or ``None`` (then ``x``).
-        block: inputs per block (bounds memory at ``block * k * width`` floats per layer).
-
-    Returns:
-        (L + 1, N1, N2) float64: one kernel per weight matrix; their sum is the whole eNTK.
-    """
-    if activation not in pz._ACT:
-        raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(pz._ACT)}")
-    if len(params) != len(abc.a):
-        raise ValueError(f"{abc.name} has {len(abc.a)} layers but params has {len(params)}")
-    x = np.asarray(x, np.float32)
-    if x.ndim != 2 or x.shape[1] != params[0].shape[0]:
-        raise ValueError(f"x must be (N, {params[0].shape[0]}), got {x.shape}")
-    x2 = x if x2 is None else np.asarray(x2, np.float32)
-    mults = jnp.asarray(pz.multipliers(abc, params[0].shape[1], x.shape[1]))
-    sig = _signals_fn(activation)
-    b1 = [sig(params, mults, x[i:i + block]) for i in range(0, len(x), block)]
-    b2 = b1 if x2 is x else [sig(params, mults, x2[i:i + block]) for i in range(0, len(x2), block)]
-    out = np.zeros((len(params), len(x), len(x2)))
-    for i in range(len(params)):
-        m2 = float(mults[i]) ** 2
-        out[i] = np.concatenate([np.concatenate(
-            [np.asarray(_gram(a1[i], a2[i], d1[i], d2[i], m2)) for a2, d2 in b2], axis=1)
-            for a1, d1 in b1], axis=0)
-    return out
-
-
-def nt_layer_kernels(apply_fn: Callable, params: Sequence, x: np.ndarray,
-                     x2: np.ndarray | None = None, implementation: int = 2,
-                     batch_size: int = 128) -> np.ndarray:
-    """Per-parameter-group empirical NTKs through neural-tangents (any model).
-
-    Args:
-        apply_fn: ``(params, x) -> (N, k)``; params: a list of parameter groups (pytrees).
-        x: (N1, ...) inputs; x2: (N2, ...) or ``None``.
-
-    Returns:
-        (len(params), N1, N2) float64.
-    """
-    from ntkpaper import kernels
-
-    params = list(params)
-    out = []
-    for i in range(len(params)):
-        def f_group(p_i, inputs, i=i):
-            return apply_fn(params[:i] + [p_i] + params[i + 1:], inputs)
-
-        out.append(kernels.empirical_ntk(f_group, params[i], np.asarray(x),
-                                         None if x2 is None else np.asarray(x2),
-                                         implementation=implementation, batch_size=batch_size))
-    return np.stack(out).astype(np.float64)
-
 
 # ---------------------------------------------------------------------------------------------
 # Measures

@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import warnings
@@ -23,8 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ntkpaper import paths
-from ntkpaper._io import atomic_path
-from ntkpaper.data.formats import arrays_sha256
+from ntkpaper._io import arrays_sha256, atomic_path
 
 CACHE_VERSION = 1
 _CHECK = "__sha256__"
@@ -49,9 +49,11 @@ def _jsonable(obj):
 
 def key(name: str, params: Mapping) -> str:
     """The cache key (hex sha256) of an entry."""
-    from ntkpaper.nt import versions
+    import jax
+    import jaxlib
 
-    v = versions()
+    v = {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "numpy": np.__version__,
+         "neural_tangents": importlib.metadata.version("neural-tangents")}
     payload = {"name": name, "params": _jsonable(params), "cache_version": CACHE_VERSION,
                "versions": {k: v[k] for k in ("jax", "jaxlib", "neural_tangents", "numpy")}}
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()

@@ -96,7 +96,7 @@ def limit_params(d: int, k: int) -> list[jax.Array]:
 
 
 def _ce(p, mults, x, y, phi):
-    logits = P._forward(p, mults, x, phi)[0]
+    logits = P.forward_multiplied(p, mults, x, phi)[0]
     return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], 1))
 
 
@@ -109,7 +109,7 @@ def _adapt(p, mults, xs, ys, lr, steps, phi):
 
 @functools.cache
 def _meta_trainer(activation: str, inner_steps: int):
-    phi = P._ACT[activation]
+    phi = P.ACTIVATIONS[activation]
 
     def task_grad(p, mults, xs, ys, xq, yq, inner_lr):
         q = _adapt(p, mults, xs, ys, inner_lr, inner_steps, phi)
@@ -130,11 +130,11 @@ def _meta_trainer(activation: str, inner_steps: int):
 
 @functools.cache
 def _evaluator(activation: str, inner_steps: int):
-    phi = P._ACT[activation]
+    phi = P.ACTIVATIONS[activation]
 
     def acc(p, mults, xs, ys, xq, yq, inner_lr):
         q = _adapt(p, mults, xs, ys, inner_lr, inner_steps, phi)
-        return jnp.mean(jnp.argmax(P._forward(q, mults, xq, phi)[0], -1) == yq)
+        return jnp.mean(jnp.argmax(P.forward_multiplied(q, mults, xq, phi)[0], -1) == yq)
 
     return jax.jit(jax.vmap(acc, in_axes=(None, None, 0, 0, 0, 0, None)))
 

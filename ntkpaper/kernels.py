@@ -216,34 +216,6 @@ def sp_limit_kernel(nngp: np.ndarray, b_std: float) -> np.ndarray:
     return nngp - b_std**2
 
 
-def empirical_ntk(apply_fn, params, x1: np.ndarray, x2: np.ndarray | None = None,
-                  implementation: int = 2, batch_size: int = 256) -> np.ndarray:
-    """Empirical (finite-width) NTK ``sum_p df_j(x1)/dp df_j(x2)/dp``, averaged over outputs j.
-
-    Args:
-        apply_fn, params: the network.
-        x1: (n1, ...) inputs; x2: (n2, ...) or ``None``.
-        implementation: 1 (Jacobian contraction) or 2 (NTK-vector products). NT 0.6.5's 3
-            (structured derivatives) is broken and refused.
-        batch_size: rows per block (memory bound).
-
-    Returns:
-        (n1, n2) float array.
-    """
-    if implementation not in (1, 2):
-        raise ValueError("empirical NTK implementation must be 1 or 2 (3 is broken in "
-                         f"neural-tangents 0.6.5), got {implementation!r}")
-    fn = jax.jit(nt.empirical_ntk_fn(apply_fn, trace_axes=(-1,), vmap_axes=0,
-                                     implementation=implementation))
-    x2_ = x1 if x2 is None else x2
-    rows = []
-    for i in range(0, len(x1), batch_size):
-        cols = [np.asarray(fn(x1[i:i + batch_size], x2_[j:j + batch_size], params))
-                for j in range(0, len(x2_), batch_size)]
-        rows.append(np.concatenate(cols, axis=1))
-    return np.concatenate(rows, axis=0)  # NT averages (not sums) over the traced output axis
-
-
 class Stopwatch:
     """``with Stopwatch() as sw: ...; sw.seconds`` - wall time of a block."""
 

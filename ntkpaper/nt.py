@@ -29,7 +29,7 @@ NT 0.6.5 (December 2023) is the last release. Two things stand between it and a 
    adds closed forms). On the lock, notebook 01's kernel-regression accuracies equal those of the
    jax 0.5.3 ledger to every recorded digit. Empirical NTK ``implementation=3`` (structured
    derivatives) stays broken: it calls private jax functions that changed;
-   :func:`ntkpaper.kernels.empirical_ntk` refuses it.
+   :func:`ntkpaper.entk.empirical_ntk` refuses it.
 
 A jax outside :data:`SUPPORTED_JAX` is refused at import with a message that says which versions
 are tested (set ``NTKPAPER_UNSUPPORTED_JAX=1`` to try anyway). :func:`x64` replaces

@@ -42,7 +42,7 @@ import numpy as np
 import optax
 import pandas as pd
 
-from ntkpaper.scaling import fit_power_law
+from ntkpaper.stats import fit_power_law
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def init(key: jax.Array, abc: ABC, d_in: int, width: int, d_out: int) -> list[ja
             for k, i, o, b in zip(keys, dims[:-1], dims[1:], abc.b)]
 
 
-_ACT = {"relu": jax.nn.relu, "tanh": jnp.tanh, "identity": lambda z: z}
+ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jnp.tanh, "identity": lambda z: z}
 
 
 def multipliers(abc: ABC, width: int, d_in: int) -> np.ndarray:
@@ -136,7 +136,7 @@ def multipliers(abc: ABC, width: int, d_in: int) -> np.ndarray:
     return m
 
 
-def _forward(params, mults, x, phi):
+def forward_multiplied(params, mults, x, phi):
     """Forward pass with (possibly traced) multipliers: one compilation serves every abc."""
     h = (x @ params[0]) * mults[0]
     hidden = [h]
@@ -149,12 +149,12 @@ def _forward(params, mults, x, phi):
 def forward(params: list[jax.Array], abc: ABC, x: jax.Array, activation: str = "relu",
             return_hidden: bool = False):
     """Network output (N, k); with ``return_hidden`` also the pre-activations ``[h^1..h^L]``."""
-    if activation not in _ACT:
-        raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(_ACT)}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
     if len(params) != len(abc.a):
         raise ValueError(f"{abc.name} has {len(abc.a)} layers but params has {len(params)}")
-    out, hidden = _forward(params, multipliers(abc, params[0].shape[1], x.shape[-1]), x,
-                           _ACT[activation])
+    out, hidden = forward_multiplied(params, multipliers(abc, params[0].shape[1], x.shape[-1]), x,
+                           ACTIVATIONS[activation])
     return (out, hidden) if return_hidden else out
 
 
@@ -250,10 +250,10 @@ def _trainer(n_layers: int, activation: str, steps: int, optimizer: str):
     parametrization and learning rate. (Mapping over learning rates with vmap instead compiles
     4-6x slower on CPU and runs no faster at the widths used here.)"""
     tx = optax.scale_by_adam() if optimizer == "adam" else optax.identity()
-    phi = _ACT[activation]
+    phi = ACTIVATIONS[activation]
 
     def loss_fn(p, mults, x, y):
-        return 0.5 * jnp.mean(jnp.sum((_forward(p, mults, x, phi)[0] - y) ** 2, axis=-1))
+        return 0.5 * jnp.mean(jnp.sum((forward_multiplied(p, mults, x, phi)[0] - y) ** 2, axis=-1))
 
     def run(p, mults, x, y, lrs):
         def step(carry, _):
@@ -275,8 +275,8 @@ def train(params, abc: ABC, x, y, eta: float, steps: int, activation: str = "rel
     Learning rates per layer from :func:`learning_rates`. Returns (params after training,
     losses (steps + 1,) with the loss before each step and at the end).
     """
-    if activation not in _ACT:
-        raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(_ACT)}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
     if len(params) != len(abc.a):
         raise ValueError(f"{abc.name} has {len(abc.a)} layers but params has {len(params)}")
     width = params[0].shape[1]
@@ -298,14 +298,14 @@ def compute_feature_movement(abc: ABC, widths, x, y, eta: float, steps: int, see
     Returns:
         parametrization, width, seed, rel_change, final_loss[, ntk_rel_change].
     """
-    from ntkpaper import kernels
+    from ntkpaper import entk as entk_lib
 
     def entk(p):
         f = lambda params, inputs: forward(params, abc, inputs, activation)
-        return kernels.empirical_ntk(f, p, np.asarray(x[:ntk_probe], np.float32),
-                                     implementation=2)
+        return entk_lib.empirical_ntk(f, p, np.asarray(x[:ntk_probe], np.float32),
+                                      implementation=2)
 
-    phi = _ACT[activation]
+    phi = ACTIVATIONS[activation]
     rows = []
     xj = jnp.asarray(x, jnp.float32)
     for width in widths:

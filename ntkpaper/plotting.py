@@ -1,7 +1,11 @@
-"""One figure style and ``savefig`` (png + pdf, atomic). Plotting never computes.
+"""One figure style, one colour and one label per method, the shared plot idioms, and
+``savefig`` (png + pdf with embedded TrueType fonts, atomic). Plotting never computes: slopes and
+means come in from :mod:`ntkpaper.stats`.
 
 Every figure's title or caption must name the data set and the profile; :func:`caption` builds the
-suffix, e.g. ``"MNIST, profile cpu"``.
+suffix, e.g. ``"MNIST, profile cpu"``. Methods are drawn with :func:`colour` and named with
+:func:`label` (``"mup"`` -> ``"muP"``), so that a method has the same colour and name in every
+figure of every notebook.
 """
 
 from __future__ import annotations
@@ -14,6 +18,41 @@ import seaborn as sns
 from ntkpaper._io import atomic_write
 
 PALETTE = "colorblind"
+_CB = sns.color_palette(PALETTE, 10)
+
+# one colour per method across all notebooks (keys are the code names used in the tables)
+COLOURS = {
+    "sp": _CB[3], "ntp": _CB[0], "mup": _CB[2],                       # parametrizations
+    "nngp": _CB[4], "gp": _CB[4], "ntk": _CB[1],                      # kernel limits
+    "network": _CB[7], "ensemble": _CB[5], "centred": _CB[9],         # finite networks
+    "random": _CB[7], "magnitude": _CB[5], "snip": _CB[6], "ntt": _CB[2],  # pruning
+    "fixed": _CB[1], "adaptive": _CB[2],                              # tangent-feature models
+    "dense": (0.0, 0.0, 0.0),
+}
+# names in words for legends and axes
+LABELS = {
+    "sp": "SP", "ntp": "NTP", "mup": "muP", "nngp": "NNGP", "gp": "GP", "ntk": "NTK",
+    "network": "finite network", "ensemble": "ensemble", "centred": "centred network",
+    "random": "random", "magnitude": "magnitude", "snip": "SNIP", "ntt": "NTT",
+    "fixed": "fixed tangent features", "adaptive": "adaptive tangent features",
+    "dense": "dense network", "sgd": "SGD", "adam": "Adam",
+    "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
+}
+
+
+def colour(method: str):
+    """The colour of ``method`` in every figure (a grey for methods not in :data:`COLOURS`)."""
+    return COLOURS.get(str(method).lower(), _CB[7])
+
+
+def label(name) -> str:
+    """``name`` in words for a legend or an axis (unchanged if not in :data:`LABELS`)."""
+    return LABELS.get(str(name).lower(), str(name))
+
+
+def palette(methods) -> dict:
+    """``{method: colour}`` for seaborn's ``palette=`` argument."""
+    return {m: colour(m) for m in methods}
 
 
 def setup_style() -> None:
@@ -22,7 +61,9 @@ def setup_style() -> None:
     plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "axes.grid": True,
                          "grid.alpha": 0.3, "figure.constrained_layout.use": True,
                          "axes.titlesize": "medium", "figure.titlesize": "medium",
-                         "legend.fontsize": "small", "legend.frameon": False})
+                         "legend.fontsize": "small", "legend.frameon": False,
+                         # TrueType (type 42) fonts embedded in PDFs: editable, searchable text
+                         "pdf.fonttype": 42, "ps.fonttype": 42})
 
 
 def caption(data: str, profile: str) -> str:
@@ -61,3 +102,24 @@ def accuracy_bars(ax, final, title: str) -> None:
         ax.axhline(dense.mean(), color="k", ls="--", lw=1)
     ax.set(ylim=(max(0.0, final.test_acc.min() - 0.05), None), ylabel="test accuracy",
            title=title)
+
+
+def scaling_plot(ax, df, x: str, y: str, hue: str | None = None, slopes: dict | None = None,
+                 ylabel: str = "", title: str = "", marker: str = "o", **line_kw) -> None:
+    """The width-study idiom: ``y`` against ``x`` on log-log axes, one line per ``hue`` value,
+    each labelled with its fitted power-law slope.
+
+    Args:
+        df: tidy table with columns ``x``, ``y`` (and ``hue``), already averaged over seeds.
+        slopes: ``{hue value: slope}`` (from :func:`ntkpaper.stats.power_law_slopes`), shown in
+            the legend as ``"muP (slope -0.48)"``.
+    """
+    groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=False))
+    for key, g in groups:
+        name = label(key) if key is not None else label(y)
+        if slopes is not None and key in slopes:
+            name += f" (slope {slopes[key]:.2f})"
+        kw = {"color": colour(key)} if key is not None and str(key).lower() in COLOURS else {}
+        ax.plot(g[x], g[y], marker=marker, label=name, **{**kw, **line_kw})
+    ax.set(xscale="log", yscale="log", xlabel=label(x), ylabel=ylabel or label(y), title=title)
+    ax.legend()

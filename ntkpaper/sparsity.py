@@ -4,8 +4,9 @@ Liu & Zenke 2020, *Finding trainable sparse networks through Neural Tangent Tran
 
 Networks. LeNet-300-100-style MLPs (``dims = [784, 300, 100, 10]``, ReLU, no biases) as lists of
 weight matrices ``[(d_0, d_1), (d_1, d_2), ...]`` in standard parametrization (weights
-``N(0, 2 / fan_in)``, He et al.), run through :func:`ntkpaper.parametrization._forward` with unit
-multipliers. A *mask* is a list of 0/1 arrays of the same shapes; the sparse network uses
+``N(0, 2 / fan_in)``, He et al.), run through
+:func:`ntkpaper.parametrization.forward_multiplied` with unit multipliers. A *mask* is a list of
+0/1 arrays of the same shapes; the sparse network uses
 ``w * mask`` everywhere, so masked weights get zero gradients and stay zero.
 
 Pruning at initialisation at density rho (share of weights kept in every layer but the output
@@ -34,8 +35,8 @@ Architectures. The same functions serve a LeNet-5-style CNN (:func:`init_lenet5`
 SAME, 2x2 average pool, conv 5x5x16 VALID, pool, dense 120, 84, k; ReLU, no biases, He init)
 for the ``full`` profile: a parameter list whose first entry is a 4-D (HWIO) kernel runs the CNN
 (inputs are flattened square single-channel images), otherwise the MLP. The MLP's eNTK uses the
-dense-layer structure; the CNN's (:func:`entk_jacobian`) contracts per-example Jacobians
-(``jax.jacrev``), also differentiable, and is checked against the structured one on MLPs.
+dense-layer structure; the CNN's (:func:`ntkpaper.entk.jacobian_entk`) contracts per-example
+Jacobians (``jax.jacrev``), also differentiable, and is checked against the structured one on MLPs.
 
 Shapes: ``x`` (N, d) float32; labels (N,) int; outputs (N, k).
 """
@@ -50,7 +51,7 @@ import numpy as np
 import optax
 import pandas as pd
 
-from ntkpaper import alignment as al
+from ntkpaper import entk as entk_lib
 from ntkpaper import parametrization as pz
 
 METHODS = ("random", "magnitude", "snip", "ntt")
@@ -111,54 +112,16 @@ def apply(params, masks, x) -> jax.Array:
     w = params if masks is None else [p * m for p, m in zip(params, masks)]
     if _is_cnn(params):
         return _lenet5_forward(w, x)
-    return pz._forward(w, _ones(params), x, jax.nn.relu)[0]
-
-
-def entk_jacobian(params, masks, x) -> jax.Array:
-    """(N, N) output-averaged eNTK ``(1/k) sum_c J_c J_c^T`` from per-example Jacobians of the
-    masked network (any architecture; masked weights have zero tangent features)."""
-    # per-example Jacobians (vmap over examples): jacrev of the whole batch would back-propagate
-    # N k cotangents through all N examples' activations (tens of GB for a CNN at N = 256)
-    jac = jax.vmap(jax.jacrev(lambda p, xi: apply(p, masks, xi[None])[0]),
-                   in_axes=(None, 0))(list(params), x)  # [(N, k, *shape)]
-    n, k = x.shape[0], jac[0].shape[1]
-    return sum(jnp.einsum("na,ma->nm", j.reshape(n, -1), j.reshape(n, -1)) for j in jac) / k
-
-
-def mask_indices(masks) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(rows, cols) of the kept weights of each layer (fixed sizes for a fixed density)."""
-    return [tuple(np.nonzero(np.asarray(m))) for m in masks]
+    return pz.forward_multiplied(w, _ones(params), x, jax.nn.relu)[0]
 
 
 def entk(params, masks, x, indices=None) -> jax.Array:
-    """(N, N) output-averaged empirical NTK of the masked network, differentiable in params.
-
-    Masked weights are not parameters, so their tangent features are dropped. Dense:
-    ``K = (1/k) sum_l (A_l A_l^T) (.) (sum_c D_lc D_lc^T)``. Masked: the kept features
-    ``a_i(x) delta_cj(x)`` for (i, j) in the mask are gathered (``indices`` from
-    :func:`mask_indices`, computed here when omitted; pass them inside ``jit``) and contracted
-    (cost N^2 k nnz) where the mask is sparse enough, otherwise the masked contraction
-    ``sum_ij m_ij a_i a'_i <delta_j, delta'_j>`` (cost N^2 fan_in fan_out). LeNet-5 parameters
-    go to :func:`entk_jacobian`.
-    """
+    """(N, N) output-averaged empirical NTK of the masked network, differentiable in params:
+    :func:`ntkpaper.entk.masked_mlp_entk` for the MLP (``indices`` as there), per-example
+    Jacobians (:func:`ntkpaper.entk.jacobian_entk`) for LeNet-5."""
     if _is_cnn(params):
-        return entk_jacobian(params, masks, x)
-    w = params if masks is None else [p * m for p, m in zip(params, masks)]
-    acts, deltas = al._signals(w, _ones(params), x, jax.nn.relu)
-    k = deltas[0].shape[1]
-    if masks is None:
-        return sum((a @ a.T) * jnp.einsum("ncj,mcj->nm", d, d)
-                   for a, d in zip(acts, deltas)) / k
-    indices = mask_indices(masks) if indices is None else indices
-    total = 0.0
-    for a, d, m, (rows, cols) in zip(acts, deltas, masks, indices):
-        if rows.shape[0] * k < 0.5 * m.size:  # sparse enough: gather the kept features
-            feats = a[:, None, rows] * d[:, :, cols]  # (N, k, nnz)
-            total = total + jnp.einsum("ncq,mcq->nm", feats, feats)
-        else:  # masked contraction: sum_ij m_ij a_ni a_mi sum_c d_ncj d_mcj
-            t = jnp.einsum("ncj,mcj->nmj", d, d)
-            total = total + jnp.einsum("ni,mi,nmi->nm", a, a, t @ jnp.asarray(m).T)
-    return total / k
+        return entk_lib.jacobian_entk(lambda p, xb: apply(p, masks, xb), params, x)
+    return entk_lib.masked_mlp_entk(params, masks, x, indices)
 
 
 def density(masks) -> float:
@@ -284,7 +247,7 @@ def neural_tangent_transfer(params, rho: float, x_unlabelled: np.ndarray, key: j
         key, sub = jax.random.split(key)
         xb = x_unlabelled[jax.random.choice(sub, n, (min(batch, n),), replace=False)]
         if t % mask_every == 0 or t == steps:
-            idx = [tuple(jnp.asarray(a) for a in r) for r in mask_indices(masks)]
+            idx = [tuple(jnp.asarray(a) for a in r) for r in entk_lib.mask_indices(masks)]
             lo, lk, no, nk = (float(v) for v in evaluate(student, masks, idx,
                                                          x_unlabelled[:256]))
             rows.append({"step": t, "output_loss": lo / no, "ntk_loss": lk / nk})
@@ -293,7 +256,7 @@ def neural_tangent_transfer(params, rho: float, x_unlabelled: np.ndarray, key: j
             if t > 0:
                 masks = [jnp.asarray(m) for m in layerwise_mask(
                     [np.abs(np.asarray(w)) for w in student], rho)]
-                idx = [tuple(jnp.asarray(a) for a in r) for r in mask_indices(masks)]
+                idx = [tuple(jnp.asarray(a) for a in r) for r in entk_lib.mask_indices(masks)]
         student, state = step(student, state, masks, idx, xb)
     return student, [np.asarray(m) for m in masks], pd.DataFrame(rows)
 

@@ -101,9 +101,9 @@ class TangentModel:
     """
 
     def __init__(self, params0, abc: pz.ABC, activation: str = "relu"):
-        if activation not in pz._ACT:
+        if activation not in pz.ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of "
-                             f"{sorted(pz._ACT)}")
+                             f"{sorted(pz.ACTIVATIONS)}")
         if len(params0) != len(abc.a):
             raise ValueError(f"{abc.name} has {len(abc.a)} layers but params0 has "
                              f"{len(params0)}")
@@ -263,12 +263,12 @@ def fit_schatten_irls(model: TangentModel, x, y, lam: float, iters: int = 200,
 def adapted_layer_kernels(model: TangentModel, factors, x, x2=None) -> np.ndarray:
     """Per-layer adapted kernels K'_l (L + 1, N1, N2), averaged over outputs (as the eNTK of
     :mod:`ntkpaper.alignment`): ``m_l^2 <P a, P a'> (1/k) sum_c <Q^T delta_c, Q^T delta'_c>``."""
-    from ntkpaper import alignment as al
+    from ntkpaper import entk
 
     x = np.asarray(x, np.float32)
     x2 = x if x2 is None else np.asarray(x2, np.float32)
     mults = jnp.asarray(pz.multipliers(model.abc, model.shapes[0][1], x.shape[1]))
-    sig = al._signals_fn(model.activation)
+    sig = entk.signals_fn(model.activation)
     a1, d1 = sig(model.params0, mults, jnp.asarray(x))
     a2, d2 = sig(model.params0, mults, jnp.asarray(x2))
     out = []

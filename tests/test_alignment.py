@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from ntkpaper import alignment as al
-from ntkpaper import architectures, kernels, training
+from ntkpaper import architectures, entk, kernels, training
 from ntkpaper import parametrization as pz
 
 
@@ -20,16 +20,16 @@ def test_layer_kernels_match_neural_tangents(name, activation):
     x, y = _problem()
     abc = pz.named(name, 2)
     params = pz.init(jax.random.PRNGKey(1), abc, x.shape[1], 24, y.shape[1])
-    ours = al.mlp_layer_kernels(params, abc, x, activation=activation, block=4)  # blocks too
+    ours = entk.mlp_layer_kernels(params, abc, x, activation=activation, block=4)  # blocks too
     f = lambda p, inputs: pz.forward(p, abc, inputs, activation)
-    per_group = al.nt_layer_kernels(f, params, x, implementation=1)
-    whole = kernels.empirical_ntk(f, params, x, implementation=2)
+    per_group = entk.nt_layer_kernels(f, params, x, implementation=1)
+    whole = entk.empirical_ntk(f, params, x, implementation=2)
     assert ours.shape == (3, 10, 10)
     np.testing.assert_allclose(ours, per_group, rtol=2e-4, atol=1e-5 * np.abs(whole).max())
     np.testing.assert_allclose(ours.sum(0), whole, rtol=2e-4, atol=1e-5 * np.abs(whole).max())
     x2 = x[:3] + 0.1
-    cross = al.mlp_layer_kernels(params, abc, x, x2, activation=activation)
-    np.testing.assert_allclose(cross.sum(0), kernels.empirical_ntk(f, params, x, x2),
+    cross = entk.mlp_layer_kernels(params, abc, x, x2, activation=activation)
+    np.testing.assert_allclose(cross.sum(0), entk.empirical_ntk(f, params, x, x2),
                                rtol=2e-4, atol=1e-5 * np.abs(whole).max())
 
 
@@ -41,7 +41,7 @@ def test_wide_network_at_init_matches_the_analytic_ntk():
     err = {}
     for width in (64, 4096):
         p = pz.init(jax.random.PRNGKey(0), abc, 16, width, 4)
-        k = al.mlp_layer_kernels(p, abc, x).sum(0)
+        k = entk.mlp_layer_kernels(p, abc, x).sum(0)
         err[width] = np.linalg.norm(k - analytic) / np.linalg.norm(analytic)
     # fluctuations ~ width^-1/2: 64x wider -> about 8x closer
     assert err[4096] < 0.1 and 4 < err[64] / err[4096] < 16, err
@@ -91,7 +91,7 @@ def test_bad_input_is_clear():
     abc = pz.named("ntp", 1)
     p = pz.init(jax.random.PRNGKey(0), abc, 5, 8, 2)
     with pytest.raises(ValueError, match=r"x must be \(N, 5\)"):
-        al.mlp_layer_kernels(p, abc, np.ones((3, 4)))
+        entk.mlp_layer_kernels(p, abc, np.ones((3, 4)))
 
 
 def test_fit_with_recorder_matches_scan_training():
@@ -99,7 +99,7 @@ def test_fit_with_recorder_matches_scan_training():
     abc = pz.named("mup", 2)
     p0 = pz.init(jax.random.PRNGKey(0), abc, x.shape[1], 32, y.shape[1])
     steps = al.log_steps(30, 4)
-    rec = al.Recorder(lambda p: al.mlp_layer_kernels(p, abc, x), y, steps,
+    rec = al.Recorder(lambda p: entk.mlp_layer_kernels(p, abc, x), y, steps,
                       outputs=lambda p: pz.forward(p, abc, x), ks=(1, 16), tags={"run": "t"})
     p1, losses, lengths = training.fit(lambda p: pz.mse(p, abc, x, y), p0,
                                        pz.optimizer(abc, 0.5, 32), 30, callback=rec)

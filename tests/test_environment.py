@@ -10,7 +10,8 @@ import nbformat
 import pytest
 import yaml
 
-from ntkpaper import paths, runner
+from ntkpaper import paths
+from ntkpaper.pipeline import runner
 
 ROOT = paths.root()
 

@@ -191,8 +191,8 @@ def test_wide_mup_maml_approaches_the_limit():
 
     def outputs(p):
         n = p[0].shape[1]
-        return np.asarray(P._forward(p, P.multipliers(abc, n, 16), eps[2].reshape(-1, 16),
-                                     P._ACT["identity"])[0])
+        return np.asarray(P.forward_multiplied(p, P.multipliers(abc, n, 16), eps[2].reshape(-1, 16),
+                                     P.ACTIVATIONS["identity"])[0])
 
     lim = F.maml_train(F.limit_params(16, 3), abc, chars, **kw).params
     ref = outputs(lim)
@@ -225,7 +225,7 @@ def test_maml_keeps_the_best_validation_checkpoint():
 
 
 def test_validation_characters_are_held_out():
-    from ntkpaper.tp4_experiments import split_validation
+    from ntkpaper.experiments.nb03_mup_word2vec_fewshot import split_validation
     chars = np.arange(40 * 2).reshape(40, 2)
     train, val = split_validation(chars, 0.15, seed=1)
     assert len(val) == 6 and len(train) == 34
@@ -250,15 +250,16 @@ def test_kernel_adaptation_is_the_wide_centred_ntp_net_adaptation():
     # a wide NTP net's first inner step moves its query outputs by -lr K_qs (softmax(f0) - y) / s
     # with the analytic NTK, whatever its (random, O(1)) initial function f0
     abc = P.named("ntp", 1)
-    phi = P._ACT["relu"]
+    phi = P.ACTIVATIONS["relu"]
     err = []
     for n in (128, 8192):
         p = P.init(jax.random.PRNGKey(0), abc, 16, n, 3)
         m = P.multipliers(abc, n, 16)
         for t in range(3):
             q = F._adapt(p, m, xs[t], ys[t], lr, 1, phi)
-            got = P._forward(q, m, xq[t], phi)[0] - P._forward(p, m, xq[t], phi)[0]
-            f0 = P._forward(p, m, xs[t], phi)[0]
+            got = (P.forward_multiplied(q, m, xq[t], phi)[0]
+                   - P.forward_multiplied(p, m, xq[t], phi)[0])
+            f0 = P.forward_multiplied(p, m, xs[t], phi)[0]
             want = -lr * k_qs[t] @ (jax.nn.softmax(f0) - y[t]) / 3
             err.append(float(np.linalg.norm(got - want) / np.linalg.norm(want)))
     assert max(err[3:]) < 0.1 and np.mean(err[3:]) < 0.3 * np.mean(err[:3])
@@ -280,7 +281,7 @@ def test_kernel_grid_reads_one_descent_at_every_step_count():
 
 
 def test_fewshot_drivers_share_tasks_and_the_checkpoint_table_starts_untrained():
-    from ntkpaper import tp4_experiments as X
+    from ntkpaper.experiments import nb03_mup_word2vec_fewshot as X
 
     rng = np.random.default_rng(0)
     bg, ev = rng.random((20, 4, 4, 4)), rng.random((10, 4, 4, 4))

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from ntkpaper import architectures, kernels, nt, training
+from ntkpaper import architectures, entk, kernels, nt, training
 
 
 def _inputs(n=6, d=12, seed=0):
@@ -25,7 +25,7 @@ def test_analytic_fc_matches_monte_carlo(depth, activation):
     f = np.asarray(jax.vmap(lambda p: apply_fn(p, x.astype(np.float32)))(params))  # (200, n, 10)
     nngp_mc = np.einsum("snk,smk->nm", f, f) / (f.shape[0] * f.shape[2])
     members = [jax.tree_util.tree_map(lambda a, i=i: a[i], params) for i in range(8)]
-    ntk_mc = np.mean([kernels.empirical_ntk(apply_fn, p, x) for p in members], axis=0)
+    ntk_mc = np.mean([entk.empirical_ntk(apply_fn, p, x) for p in members], axis=0)
     # 200 nets x 10 outputs: the NNGP estimate's std is ~ sqrt(2 / 2000) ~ 3% per entry; the
     # NTK self-averages over the width too: ~ 1/sqrt(512 * 8) ~ 1.6% per entry
     # (relative NTK fluctuations grow like depth / width, Hanin & Nica 2019: scale the tolerance)
@@ -135,7 +135,7 @@ def test_empirical_ntk_converges_to_analytic_with_width():
         e = []
         for seed in range(3):
             params = init_fn(jax.random.PRNGKey(seed), x.shape)[1]
-            k = kernels.empirical_ntk(apply_fn, params, x, implementation=2)
+            k = entk.empirical_ntk(apply_fn, params, x, implementation=2)
             e.append(np.linalg.norm(k - exact) / np.linalg.norm(exact))
         errs.append(np.mean(e))
     slope = np.polyfit(np.log(widths), np.log(errs), 1)[0]
@@ -147,11 +147,11 @@ def test_empirical_ntk_implementations_agree_and_3_is_refused():
     x = _inputs(4, 6).astype(np.float32)
     init_fn, apply_fn, _ = architectures.fc(1, width=32)
     params = init_fn(jax.random.PRNGKey(0), x.shape)[1]
-    k1 = kernels.empirical_ntk(apply_fn, params, x, implementation=1)
-    k2 = kernels.empirical_ntk(apply_fn, params, x, implementation=2, batch_size=3)
+    k1 = entk.empirical_ntk(apply_fn, params, x, implementation=1)
+    k2 = entk.empirical_ntk(apply_fn, params, x, implementation=2, batch_size=3)
     np.testing.assert_allclose(k1, k2, rtol=1e-4)
     with pytest.raises(ValueError, match="broken"):
-        kernels.empirical_ntk(apply_fn, params, x, implementation=3)
+        entk.empirical_ntk(apply_fn, params, x, implementation=3)
 
 
 def test_standard_parameterisation_limit_kernel():
@@ -165,7 +165,7 @@ def test_standard_parameterisation_limit_kernel():
         init_fn, apply_fn, _ = architectures.fc(1, width=width, W_std=w_std, b_std=b_std,
                                                 parameterization="standard")
         params = init_fn(jax.random.PRNGKey(0), x.shape)[1]
-        k = kernels.empirical_ntk(apply_fn, params, x) * w_std**2 / width
+        k = entk.empirical_ntk(apply_fn, params, x) * w_std**2 / width
         errs.append(np.linalg.norm(k - target) / np.linalg.norm(target))
     assert errs[1] < 0.05 and errs[1] < errs[0], errs
 
@@ -212,7 +212,7 @@ def test_cnn_vec_kernel_shape_and_symmetry():
 
 
 def test_fit_power_law_recovers_exponent_and_rejects_bad_input():
-    from ntkpaper.scaling import fit_power_law
+    from ntkpaper.stats import fit_power_law
 
     w = np.array([64, 256, 1024, 4096])
     a, c = fit_power_law(w, 3.0 * w**-0.5)

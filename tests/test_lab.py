@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from ntkpaper import paths, runner
+from ntkpaper import paths
+from ntkpaper.pipeline import runner
 
 
 def _free_port() -> int:

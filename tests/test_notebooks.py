@@ -3,7 +3,8 @@
 import nbformat
 import pytest
 
-from ntkpaper import paths, results, runner
+from ntkpaper import paths
+from ntkpaper.pipeline import ledger, runner
 
 
 @pytest.mark.slow
@@ -13,7 +14,7 @@ def test_notebook_smoke(src, tmp_path, monkeypatch):
     monkeypatch.setenv("NTKPAPER_BUILD_DIR", str(tmp_path / "build"))
     (outcome,) = runner.run([src.stem], profile="smoke", out_root=tmp_path / "out")
     assert outcome.ok, outcome.error
-    res, claims = results.read_ledger(tmp_path / "out" / "figures" / src.stem)
+    res, claims = ledger.read_ledger(tmp_path / "out" / "figures" / src.stem)
     assert len(claims) >= 3 and set(res["profile"]) == {"smoke"}
     assert list((tmp_path / "out" / "figures" / src.stem).glob("*.png"))
     executed = tmp_path / "out" / "notebooks" / f"{src.stem}.ipynb"

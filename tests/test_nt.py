@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntkpaper import kernels, nt
+from ntkpaper import entk, nt
 
 
 def test_restored_names_are_jax_extend_objects_and_a_second_pass_adds_nothing():
@@ -91,7 +91,7 @@ def test_empirical_ntk_both_implementations_equal_hand_jacobian_contraction():
     for impl in (1, 2):
         with warnings.catch_warnings():  # NT's jnp.size deprecation is mended, not hidden
             warnings.simplefilter("error", DeprecationWarning)
-            got = kernels.empirical_ntk(apply_fn, params, x, implementation=impl)
+            got = entk.empirical_ntk(apply_fn, params, x, implementation=impl)
         np.testing.assert_allclose(got, hand, rtol=1e-4, atol=1e-5)
 
 

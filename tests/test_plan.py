@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ntkpaper import cli, paths, plan, profiles, runner
+from ntkpaper import paths
+from ntkpaper.pipeline import cli, plan, profiles, runner
 
 FEWSHOT = "03_mup_word2vec_fewshot"
 
@@ -82,8 +83,8 @@ def test_cli_plan_bad_parameter_exit_code(capsys):
     assert cli.main(["run", "01", "--plan", "-p", "N_TEST", "many"]) == 2
     assert "wrong type" in capsys.readouterr().err
     assert cli.main(["run", "--plan", "--profile", "gpu"]) == 2
-    assert cli.main(["run", "02", "--plan", "-p", "SEEDS", "5"]) == 0
-    assert "SEEDS: 2 -> 5" in capsys.readouterr().out
+    assert cli.main(["run", "02", "--plan", "-p", "N_SEEDS", "5"]) == 0
+    assert "N_SEEDS: 2 -> 5" in capsys.readouterr().out
 
 
 def test_missing_ledgers_sections_and_notebooks_do_not_fail(monkeypatch, tmp_path, capsys):

@@ -1,10 +1,20 @@
-"""Profiles, parameters and the notebook session: clear errors for bad input."""
+"""Profiles, parameters and the notebook session: one source per parameter, clear errors for bad
+input before anything runs."""
 
 import pytest
 
-from ntkpaper import paths, profiles, session
+from ntkpaper import claims, paths
+from ntkpaper.pipeline import profiles, runner, session
 
 NB = "01_infinite_width_baselines"
+
+
+def test_cpu_values_come_from_the_notebooks_parameters_cell():
+    cpu = profiles.cpu_values(NB)
+    text = (paths.notebook_dir() / f"{NB}.py").read_text()
+    assert f"N_TEST = {cpu['N_TEST']}" in text
+    assert "PROFILE" not in cpu and "SEED" not in cpu
+    assert profiles.table(NB, "cpu") == cpu
 
 
 def test_profiles_resolve_and_override():
@@ -17,10 +27,22 @@ def test_profiles_resolve_and_override():
     assert profiles.resolve(NB, "cpu", {"WEIGHT_VAR": 1}).WEIGHT_VAR == 1  # int ok for float
 
 
-def test_every_profile_has_the_same_parameters():
+def test_profile_tables_hold_only_changes_of_known_parameters():
+    assert set(profiles.PROFILES) == {p.stem for p in runner.discover()}
     for nb, table in profiles.PROFILES.items():
-        keys = {p: set(table[p]) for p in profiles.PROFILE_NAMES}
-        assert keys["smoke"] == keys["cpu"] == keys["full"], nb
+        cpu = profiles.cpu_values(nb)
+        assert "cpu" not in table, f"{nb}: cpu values live in the notebook's parameters cell"
+        assert set(table) == {"smoke", "full"}, nb
+        for prof, changes in table.items():
+            assert set(changes) <= set(cpu), (nb, prof, set(changes) - set(cpu))
+            same = [k for k, v in changes.items() if v == cpu[k]]
+            assert not same, f"{nb} {prof} repeats cpu values: {same}"
+
+
+def test_every_profile_passes_its_own_checks():
+    for nb in profiles.notebooks():
+        for prof in profiles.PROFILE_NAMES:
+            profiles.resolve(nb, prof)
 
 
 def test_unknown_profile():
@@ -28,26 +50,83 @@ def test_unknown_profile():
         profiles.resolve(NB, "gpu")
 
 
-def test_bad_parameter_name_and_type():
+def test_bad_parameter_name_type_and_range():
     with pytest.raises(profiles.ProfileError, match="has no parameter 'N_TRIAN'"):
         profiles.resolve(NB, "cpu", {"N_TRIAN": 5})
     with pytest.raises(profiles.ProfileError, match="N_TEST='many' has the wrong type"):
         profiles.resolve(NB, "cpu", {"N_TEST": "many"})
     with pytest.raises(profiles.ProfileError, match="WIDTHS"):
         profiles.resolve(NB, "cpu", {"WIDTHS": [64, "wide"]})
-    with pytest.raises(profiles.ProfileError, match="SEED must be an int"):
-        session.start(NB, "smoke", seed="zero")
+    with pytest.raises(profiles.ProfileError, match="N_TEST=0 is out of range.*> 0"):
+        profiles.resolve(NB, "cpu", {"N_TEST": 0})
+    with pytest.raises(profiles.ProfileError, match="WIDTHS=\\[64, -1\\] is out of range"):
+        profiles.resolve(NB, "cpu", {"WIDTHS": [64, -1]})
+    with pytest.raises(profiles.ProfileError, match="WIDTHS is empty"):
+        profiles.resolve(NB, "cpu", {"WIDTHS": []})
+    with pytest.raises(profiles.ProfileError, match="BIAS_VARS"):
+        profiles.resolve(NB, "cpu", {"BIAS_VARS": [-0.1]})
+    assert profiles.resolve(NB, "cpu", {"BIAS_VARS": [0.0]}).BIAS_VARS == [0.0]  # >= 0 allowed
+    with pytest.raises(profiles.ProfileError, match="DENSITIES=\\[1.5\\].*<= 1"):
+        profiles.resolve("06_neural_tangent_transfer", "cpu", {"DENSITIES": [1.5]})
+    with pytest.raises(profiles.ProfileError, match="SEED must be a non-negative int"):
+        session.start({"PROFILE": "smoke", "SEED": "zero"}, notebook=NB)
 
 
-def test_session_start_from_namespace_and_finish(tmp_path, monkeypatch):
+def test_parameters_cell_must_hold_literals(tmp_path, monkeypatch):
+    monkeypatch.setenv("NTKPAPER_ROOT", str(tmp_path))
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "09_x.py").write_text(
+        '# %% tags=["parameters"]\nPROFILE = "cpu"\nN = 2 * 3\n\n# %%\nprint(N)\n')
+    with pytest.raises(profiles.ProfileError, match="N must be a literal"):
+        profiles.cpu_values("09_x")
+    with pytest.raises(profiles.ProfileError, match="no notebook '09_y'"):
+        profiles.cpu_values("09_y")
+
+
+def test_session_puts_resolved_values_into_the_namespace(tmp_path, monkeypatch):
     monkeypatch.setenv("NTKPAPER_FIG_DIR", str(tmp_path))
-    ns = {"PROFILE": "smoke", "SEED": 0, "N_TEST": 77, "OTHER_UPPER": object()}
-    run = session.start(NB, "smoke", 0, namespace=ns)
-    assert run.p.N_TEST == 77 and run.out_dir == paths.output_dir() / NB
+    monkeypatch.delenv("NTKPAPER_NOTEBOOK", raising=False)
+    cpu = profiles.cpu_values(NB)
+    ns = {"PROFILE": "smoke", "SEED": 0, **cpu, "N_TEST": 77, "OTHER_UPPER": object()}
+    run = session.start(ns)  # found by its parameter names
+    assert run.notebook == NB and run.out_dir == paths.output_dir() / NB
+    assert ns["N_TEST"] == 77  # an explicit value wins over the profile
+    assert ns["WIDTHS"] == profiles.PROFILES[NB]["smoke"]["WIDTHS"]  # unchanged: smoke's value
+    assert run.params.N_TEST == 77
     with run.section("work"):
         pass
-    run.ledger.claim("c", "s", "m", "e", True)
+    c = claims.Claim("c", "s", source="a paper, Sec. 1", criterion="x > 0",
+                     test=lambda x: claims.above("x", x, 0))
+    assert run.claim(c, 1.0) is True
+    chk = claims.Claim("k", "s", source="algebra", criterion="x > 0", kind="check",
+                       test=lambda x: ("did not fit", None))
+    assert run.claim(chk, 1.0) is None
     table = run.finish()
-    assert list(table.claim_id) == ["c"]
+    assert list(table.index) == ["c", "k"] and list(table.holds) == ["True", "inconclusive"]
     assert (tmp_path / NB / "claims.csv").exists()
     assert "profile smoke" in run.caption("MNIST")
+
+
+def test_session_names_the_notebook_or_says_how(monkeypatch):
+    monkeypatch.delenv("NTKPAPER_NOTEBOOK", raising=False)
+    assert session.notebook_name({"__session__": f"/x/{NB}.ipynb"}) == NB
+    monkeypatch.setenv("NTKPAPER_NOTEBOOK", "02_mup_feature_learning")
+    assert session.notebook_name({}) == "02_mup_feature_learning"
+    monkeypatch.delenv("NTKPAPER_NOTEBOOK")
+    with pytest.raises(profiles.ProfileError, match="cannot tell which notebook"):
+        session.notebook_name({"PROFILE": "cpu"})
+
+
+def test_claims_need_a_source_and_a_criterion():
+    with pytest.raises(ValueError, match="needs a source"):
+        claims.Claim("a", "s", source=" ", criterion="c", test=lambda: ("", True))
+    with pytest.raises(ValueError, match="needs a criterion"):
+        claims.Claim("a", "s", source="p", criterion="", test=lambda: ("", True))
+    with pytest.raises(ValueError, match="kind"):
+        claims.Claim("a", "s", source="p", criterion="c", kind="control", test=lambda: ("", 1))
+    with pytest.raises(ValueError, match="duplicate"):
+        c = claims.Claim("a", "s", source="p", criterion="c", test=lambda: ("", True))
+        claims.collect(c, c)
+    c = claims.Claim("a", "s", source="p", criterion="slope in [-1, 0]", history="widened",
+                     test=lambda v: claims.in_range("slope", v, -1, 0))
+    assert c.evaluate(-0.5) == ("slope -0.50", True) and "history: widened" in c.expected

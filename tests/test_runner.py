@@ -4,10 +4,11 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
-from ntkpaper import runner
+from ntkpaper.pipeline import runner
 
 HEADER = textwrap.dedent("""\
     # ---
@@ -25,10 +26,11 @@ GOOD = HEADER + textwrap.dedent("""
     SEED = 0
 
     # %%
-    from ntkpaper import paths, results
-    led = results.Ledger("01_good", PROFILE, paths.output_dir() / "01_good")
+    from ntkpaper import paths
+    from ntkpaper.pipeline import ledger
+    led = ledger.Ledger("01_good", PROFILE, paths.output_dir() / "01_good")
     led.record("profile_seen", PROFILE)
-    led.claim("c", "runs", "yes", "yes", True)
+    led.claim("c", "runs", "yes", "yes", True, source="this test")
     _ = led.save()
     """)
 
@@ -100,17 +102,23 @@ def test_full_profile_publishes_beside_cpu(fake_repo):
 
 def test_hand_run_writes_to_scratch(fake_repo, monkeypatch):
     """Outside the runner (JupyterLab, papermill by hand) a session never writes to figures/."""
-    from ntkpaper import paths, session
+    from ntkpaper import paths
+    from ntkpaper.pipeline import session
 
     monkeypatch.delenv("NTKPAPER_FIG_DIR", raising=False)
+    import shutil
+
     import matplotlib.pyplot as plt
 
-    run = session.start("02_mup_feature_learning", "smoke")
+    real = Path(runner.__file__).parents[2] / "notebooks" / "02_mup_feature_learning.py"
+    shutil.copy(real, fake_repo / "notebooks")
+
+    run = session.start({"PROFILE": "smoke"}, notebook="02_mup_feature_learning")
     scratch = fake_repo / "build" / "scratch" / "figures" / "02_mup_feature_learning"
     assert run.out_dir == scratch
     fig, _ = plt.subplots()
     run.savefig(fig, "by_hand")
-    run.ledger.claim("c", "s", "m", "e", True)
+    run.ledger.claim("c", "s", "m", "e", True, source="this test")
     run.finish()
     assert {p.name for p in scratch.iterdir()} >= {"by_hand.png", "claims.csv", "results.csv"}
     assert not list(paths.fig_dir().rglob("*by_hand*"))

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from ntkpaper import kernels
+from ntkpaper import entk
 from ntkpaper import sparsity as sp
 
 
@@ -67,11 +67,11 @@ def test_masked_entk_is_the_kernel_of_the_kept_weights():
     x, _ = _data(n=6)
     masks = sp.prune("random", params, 0.3, jax.random.PRNGKey(4))
     f_dense = lambda p, xx: sp.apply(p, None, xx)
-    np.testing.assert_allclose(sp.entk(params, None, x), kernels.empirical_ntk(f_dense, params, x),
+    np.testing.assert_allclose(sp.entk(params, None, x), entk.empirical_ntk(f_dense, params, x),
                                rtol=1e-4, atol=1e-5)
     f_masked = lambda p, xx: sp.apply(p, masks, xx)  # d/dw of f(w * m): features times m
     np.testing.assert_allclose(sp.entk(params, masks, x),
-                               kernels.empirical_ntk(f_masked, params, x), rtol=1e-4, atol=1e-5)
+                               entk.empirical_ntk(f_masked, params, x), rtol=1e-4, atol=1e-5)
 
 
 def test_ntt_reduces_the_ntk_distance_without_labels():
@@ -102,7 +102,8 @@ def test_jacobian_entk_equals_the_structured_one_on_mlps():
     x, _ = _data(n=6)
     masks = sp.prune("magnitude", params, 0.3, jax.random.PRNGKey(4))
     for m in (None, masks):
-        np.testing.assert_allclose(sp.entk_jacobian(params, m, x), sp.entk(params, m, x),
+        by_jacobian = entk.jacobian_entk(lambda p, xb, m=m: sp.apply(p, m, xb), params, x)
+        np.testing.assert_allclose(by_jacobian, entk.masked_mlp_entk(params, m, x),
                                    rtol=1e-4, atol=1e-5)
 
 
@@ -116,7 +117,7 @@ def test_lenet5_shapes_masks_and_kernel():
     assert abs(sp.density(masks) - 0.2) < 0.01 and masks[0].shape == (5, 5, 1, 6)
     f_masked = lambda p, xx: sp.apply(p, masks, xx)
     np.testing.assert_allclose(sp.entk(params, masks, x),
-                               kernels.empirical_ntk(f_masked, params, x), rtol=1e-4, atol=1e-4)
+                               entk.empirical_ntk(f_masked, params, x), rtol=1e-4, atol=1e-4)
     snip = sp.prune("snip", params, 0.2, jax.random.PRNGKey(1), x, y, 3)
     assert abs(sp.density(snip) - 0.2) < 0.01
     with pytest.raises(ValueError, match="side >= 12"):

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from ntkpaper import kernels
+from ntkpaper import entk, kernels
 from ntkpaper import parametrization as pz
 from ntkpaper import tangent_features as tf
 
@@ -51,8 +51,8 @@ def test_fixed_model_is_entk_ridge_regression():
         off += int(np.prod(s))
     primal = np.asarray(m.apply(v, xt))
     f = lambda p, inputs: pz.forward(p, m.abc, inputs)
-    k_tr = kernels.empirical_ntk(f, m.params0, x)
-    k_te = kernels.empirical_ntk(f, m.params0, xt, x)
+    k_tr = entk.empirical_ntk(f, m.params0, x)
+    k_te = entk.empirical_ntk(f, m.params0, xt, x)
     dual = np.asarray(m.f0(xt)) + kernels.kernel_regression(k_tr, k_te, y - np.asarray(m.f0(x)),
                                                             len(x) * lam, relative=False)
     np.testing.assert_allclose(primal, dual, rtol=1e-3, atol=1e-4)
@@ -81,11 +81,10 @@ def test_factored_and_regularised_forms_agree():
 
 
 def test_adapted_kernel_at_identity_is_the_entk():
-    from ntkpaper import alignment as al
 
     x, y, m = _tiny(n=7, k=3)
     kl = tf.adapted_layer_kernels(m, tf.identity_factors(m), x)
-    np.testing.assert_allclose(kl, al.mlp_layer_kernels(m.params0, m.abc, x), rtol=1e-5,
+    np.testing.assert_allclose(kl, entk.mlp_layer_kernels(m.params0, m.abc, x), rtol=1e-5,
                                atol=1e-7)
 
 

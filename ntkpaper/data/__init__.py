@@ -22,10 +22,10 @@ from ntkpaper import paths
 from ntkpaper._io import atomic_write
 from ntkpaper.data import formats, prep, sources
 from ntkpaper.data.prep import (
-    accuracy,
     balanced_subset,
     flatten,
     one_hot,
+    regression_task,
     standardize_per_example,
     zca_apply,
     zca_fit,
@@ -33,7 +33,7 @@ from ntkpaper.data.prep import (
 from ntkpaper.data.sources import REGISTRY, DatasetUnavailable
 
 __all__ = ["Dataset", "load", "load_arrays", "names", "DatasetUnavailable", "prep", "formats",
-           "accuracy", "balanced_subset", "flatten", "one_hot", "standardize_per_example",
+           "balanced_subset", "flatten", "one_hot", "regression_task", "standardize_per_example",
            "zca_apply", "zca_fit", "STAND_INS"]
 
 SPLITS = ("train", "val", "trainval", "test")

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ntkpaper._io import arrays_sha256  # noqa: F401  (the data checksums are computed by it)
+
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -133,13 +135,3 @@ def write_cifar10_tarball(path: str | Path, arrays: dict[str, np.ndarray]) -> No
             info = tarfile.TarInfo(name)
             info.size = len(blob)
             tar.addfile(info, io.BytesIO(blob))
-
-
-def arrays_sha256(arrays: dict[str, np.ndarray]) -> str:
-    """sha256 over the named arrays (sorted by name; dtype, shape and C-order bytes)."""
-    h = hashlib.sha256()
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
-        h.update(f"{name}:{a.dtype.str}:{a.shape};".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()

@@ -5,6 +5,8 @@ Shapes: images ``x`` are (N, H, W, C) or already flat (N, D); labels ``y`` are (
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
@@ -114,6 +116,14 @@ def one_hot(y: np.ndarray, n_classes: int, kind: str = "plain") -> np.ndarray:
     raise ValueError(f"unknown one-hot kind {kind!r}; choose 'plain', 'centered' or 'lee'")
 
 
-def accuracy(pred: np.ndarray, y: np.ndarray) -> float:
-    """Fraction of rows of ``pred`` (N, k) whose argmax equals the label ``y`` (N,)."""
-    return float(np.mean(np.argmax(np.asarray(pred), axis=-1) == np.asarray(y)))
+def regression_task(n: int, seed: int = 0, freqs: Sequence[float] = (1.0, 3.0)
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """A 2-D regression problem in the style of Kopitkov & Indelman's experiments.
+
+    ``x`` uniform on [-1, 1]^2 (n, 2); ``y = sum_f sin(pi f x_1) cos(pi f x_2) / len(freqs)``
+    (n, 1): a smooth low-frequency part plus a higher-frequency part.
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, size=(n, 2))
+    y = sum(np.sin(np.pi * f * x[:, 0]) * np.cos(np.pi * f * x[:, 1]) for f in freqs)
+    return x.astype(np.float32), (y / len(freqs))[:, None].astype(np.float32)

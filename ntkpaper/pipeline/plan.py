@@ -65,7 +65,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from ntkpaper import paths, profiles
+from ntkpaper import paths
+from ntkpaper.pipeline import profiles
 
 # ---------------------------------------------------------------------------------------------
 # Assumptions shared by the models
@@ -134,7 +135,7 @@ def _mlp_layers(d: int, width: int, depth: int, k: int = K) -> list[tuple[int, i
 
 
 def _entk_structured(n: int, layers: list[tuple[int, int]], k: int) -> float:
-    """``alignment.mlp_layer_kernels`` on n inputs: k backward passes per input (jacrev, ~4x the
+    """``entk.mlp_layer_kernels`` on n inputs: k backward passes per input (jacrev, ~4x the
     weights each) plus one Gram matrix per layer, ``2 n^2 (fan_in + k fan_out)``."""
     params = sum(i * o for i, o in layers)
     return n * k * 4 * params + 2 * n * n * sum(i + k * o for i, o in layers)
@@ -214,9 +215,9 @@ def _nb01_zca(p) -> Work:
 
 def _nb01_finite(p) -> Work:
     # kernels and two eigen-solvers at FINITE_N_TRAIN; per width three ensembles (NTK plain and
-    # centred, standard centred) of ENSEMBLE one-hidden-layer nets, full-batch GD (6 n params
+    # centred, standard centred) of N_ENSEMBLE one-hidden-layer nets, full-batch GD (6 n params
     # per net and step, vmapped over the ensemble), test outputs at 0 and the end
-    n, m, e, steps = p.FINITE_N_TRAIN, p.FINITE_N_TEST, p.ENSEMBLE, p.FINITE_STEPS
+    n, m, e, steps = p.FINITE_N_TRAIN, p.FINITE_N_TEST, p.N_ENSEMBLE, p.FINITE_STEPS
     nets = [_train(steps, e * 6 * n * _mlp_params(D_MNIST, w, 1), runs=3,
                    extra=e * 3 * 2 * m * _mlp_params(D_MNIST, w, 1)) for w in p.WIDTHS]
     return _sum({"arrays": (n * n + m * n) * _kpair(1)},
@@ -240,11 +241,11 @@ def _nb02_coord(p) -> Work:
     # 3 parametrizations x widths x seeds: COORD_STEPS full-batch steps on COORD_N inputs plus
     # four forward passes; dominated at small sizes by one compilation per width
     runs = [_train(p.COORD_STEPS, 6 * p.COORD_N * _mlp_params(D_MNIST, w, p.N_HIDDEN),
-                   runs=3 * p.SEEDS,
+                   runs=3 * p.N_SEEDS,
                    extra=4 * 2 * p.COORD_N * _mlp_params(D_MNIST, w, p.N_HIDDEN))
             for w in p.COORD_WIDTHS]
     return _sum(*runs, _compiles(len(p.COORD_WIDTHS)),
-                _secs(3 * len(p.COORD_WIDTHS) * p.SEEDS * 0.05))
+                _secs(3 * len(p.COORD_WIDTHS) * p.N_SEEDS * 0.05))
 
 
 def _nb02_features(p) -> Work:
@@ -254,22 +255,22 @@ def _nb02_features(p) -> Work:
     parts = []
     for w in p.FEATURE_WIDTHS:
         prm = _mlp_params(D_MNIST, w, p.N_HIDDEN)
-        parts.append(_train(p.FEATURE_STEPS, 6 * p.N_TRAIN * prm, runs=2 * p.SEEDS,
+        parts.append(_train(p.FEATURE_STEPS, 6 * p.N_TRAIN * prm, runs=2 * p.N_SEEDS,
                             extra=4 * 2 * p.N_TRAIN * prm))
-        parts.append({"arrays": 2 * p.SEEDS * 2 * 13 * p.NTK_PROBE**2 * prm})
+        parts.append({"arrays": 2 * p.N_SEEDS * 2 * 13 * p.NTK_PROBE**2 * prm})
     nw = len(p.FEATURE_WIDTHS)
-    return _sum(*parts, _compiles(nw + 2 * 2 * nw * p.SEEDS))
+    return _sum(*parts, _compiles(nw + 2 * 2 * nw * p.N_SEEDS))
 
 
 def _nb02_sweep(p) -> Work:
     # 4 grids (SGD/Adam x SP/muP), every (width, seed, eta): SWEEP_STEPS full-batch steps on
     # N_TRAIN in one jitted scan (6 N params per step; Adam's per-weight work is negligible)
-    etas = sum(len(v) for v in p.SWEEP_LOG2_ETAS.values()) + \
-        sum(len(v) for v in p.ADAM_LOG2_ETAS.values())
+    etas = sum(len(v) for v in p.SWEEP_LOG2_LRS.values()) + \
+        sum(len(v) for v in p.ADAM_LOG2_LRS.values())
     runs = [_train(p.SWEEP_STEPS, 6 * p.N_TRAIN * _mlp_params(D_MNIST, w, p.N_HIDDEN),
-                   runs=p.SEEDS * etas) for w in p.SWEEP_WIDTHS]
+                   runs=p.N_SEEDS * etas) for w in p.SWEEP_WIDTHS]
     return _sum(*runs, _compiles(2 * len(p.SWEEP_WIDTHS)),
-                _secs(len(p.SWEEP_WIDTHS) * p.SEEDS * etas * 0.01))
+                _secs(len(p.SWEEP_WIDTHS) * p.N_SEEDS * etas * 0.01))
 
 
 def _nb02_linear(p) -> Work:
@@ -277,7 +278,7 @@ def _nb02_linear(p) -> Work:
     # plus the test outputs; identity-FC kernels, an eigen-solver and a Cholesky at N_TRAIN;
     # one-hidden-layer linear nets per width and seed
     n, m, d, s = p.N_TRAIN, p.N_TEST, D_MNIST, p.LIMIT_STEPS
-    nets = [_train(s, 6 * n * _mlp_params(d, w, 1), runs=p.SEEDS,
+    nets = [_train(s, 6 * n * _mlp_params(d, w, 1), runs=p.N_SEEDS,
                    extra=2 * m * _mlp_params(d, w, 1)) for w in p.LIMIT_WIDTHS]
     return _sum({"host": 2 * (s + 1) * (8 * d * d * K + 4 * n * d * K) + (s + 1) * 2 * m * d * K
                  + 9 * n**3 + 2 * m * n * n + n**3 / 3},
@@ -289,7 +290,7 @@ def _nb02_relu(p) -> Work:
     # ReLU kernels, eigen-solver and Cholesky at N_TRAIN; NTP (centred) and muP nets per width
     # and seed, plus one reference net of RELU_REF_WIDTH, LIMIT_STEPS full-batch steps each
     n, m, d, s = p.N_TRAIN, p.N_TEST, D_MNIST, p.LIMIT_STEPS
-    nets = [_train(s, 6 * n * _mlp_params(d, w, 1), runs=2 * p.SEEDS,
+    nets = [_train(s, 6 * n * _mlp_params(d, w, 1), runs=2 * p.N_SEEDS,
                    extra=3 * 2 * max(n, m) * _mlp_params(d, w, 1)) for w in p.RELU_WIDTHS]
     ref = _train(s, 6 * n * _mlp_params(d, p.RELU_REF_WIDTH, 1),
                  extra=2 * m * _mlp_params(d, p.RELU_REF_WIDTH, 1))
@@ -418,8 +419,8 @@ def _fit_run(n: int, d: int, width: int, depth: int, k: int, steps: int, records
 
 def _nb04_spectrum(p) -> Work:
     # two runs (constant lr, decayed lr) on the 2-D regression (d = 2, k = 1), probe = all
-    # REG_N points, ~RECORD + 1 recordings (log-spaced steps and the decay step)
-    run = _fit_run(p.REG_N, 2, p.REG_WIDTH, p.REG_DEPTH, 1, p.REG_STEPS, p.RECORD + 1, p.REG_N,
+    # REG_N points, ~N_RECORD + 1 recordings (log-spaced steps and the decay step)
+    run = _fit_run(p.REG_N, 2, p.REG_WIDTH, p.REG_DEPTH, 1, p.REG_STEPS, p.N_RECORD + 1, p.REG_N,
                    extra=2 * p.REG_N * _mlp_params(2, p.REG_WIDTH, p.REG_DEPTH, 1))
     return _sum(run, run)
 
@@ -428,7 +429,7 @@ def _nb04_label(p) -> Work:
     # one run per random-label fraction on LABEL_N MNIST images; each recording also evaluates
     # train and test accuracy (forward passes on LABEL_N and N_TEST)
     prm = _mlp_params(D_MNIST, p.LABEL_WIDTH, p.LABEL_DEPTH)
-    run = _fit_run(p.LABEL_N, D_MNIST, p.LABEL_WIDTH, p.LABEL_DEPTH, K, p.LABEL_STEPS, p.RECORD,
+    run = _fit_run(p.LABEL_N, D_MNIST, p.LABEL_WIDTH, p.LABEL_DEPTH, K, p.LABEL_STEPS, p.N_RECORD,
                    p.LABEL_PROBE, extra=2 * (p.LABEL_N + p.N_TEST + p.LABEL_PROBE) * prm)
     return _sum(*[run] * len(p.RANDOM_FRACTIONS))
 
@@ -438,7 +439,7 @@ def _nb04_hierarchy(p) -> Work:
     # DEEP_N images; per-layer eNTKs on DEEP_PROBE inputs at the start and end (no spectrum)
     run = _fit_run(p.DEEP_N, D_MNIST, p.DEEP_WIDTH, p.DEEP_DEPTH, K, p.DEEP_STEPS, 2,
                    p.DEEP_PROBE, eigh=False)
-    return _sum(*[run] * (len(p.SIGMA_WS) * p.SEEDS))
+    return _sum(*[run] * (len(p.SIGMA_WS) * p.N_SEEDS))
 
 
 def _nb04_width(p) -> Work:
@@ -446,7 +447,7 @@ def _nb04_width(p) -> Work:
     # start and end on WIDTH_PROBE inputs
     runs = [_fit_run(p.WIDTH_N, D_MNIST, w, p.WIDTH_DEPTH, K, p.WIDTH_STEPS, 2, p.WIDTH_PROBE)
             for w in p.WIDTHS]
-    return _sum(*[r for r in runs for _ in range(2 * p.SEEDS)])
+    return _sum(*[r for r in runs for _ in range(2 * p.N_SEEDS)])
 
 
 def _nb04_memory(p) -> float:
@@ -489,7 +490,7 @@ def _nb05_kernel_change(p) -> Work:
 
 
 def _nb05_sample(p) -> Work:
-    # per data set: LAMS fits at VAL_N, then SEEDS fits per size; predictions of the three models
+    # per data set: LAMS fits at VAL_N, then N_SEEDS fits per size; predictions of the three models
     # (~4 forward passes each) on N_TEST and the training set; loading and standardising images
     parts = []
     for name in p.DATASETS:
@@ -499,7 +500,7 @@ def _nb05_sample(p) -> Work:
             parts += [_fit_all(p.VAL_N, d, p.WIDTH, p.DEPTH, K, p.STEPS),
                       {"arrays": 2 * 4 * 2 * p.N_VAL * prm}]
         for n in p.SIZES:
-            for _ in range(p.SEEDS):
+            for _ in range(p.N_SEEDS):
                 parts += [_fit_all(n, d, p.WIDTH, p.DEPTH, K, p.STEPS),
                           {"arrays": 3 * 4 * 2 * (p.N_TEST + n) * prm}]
         parts.append({"host": (max(p.SIZES) + p.N_TEST + p.N_VAL) * d * 20})
@@ -548,7 +549,7 @@ def _sparse_study(p, densities, methods, arch: str) -> Work:
         student = 2 * b * b * sum(i * o * (K * rho if K * rho < 0.5 else 1.0) for i, o in layers)
         return jac + teacher + student
 
-    trainings = p.SEEDS * (1 + len(densities) * len(methods))
+    trainings = p.N_SEEDS * (1 + len(densities) * len(methods))
     steps = p.EPOCHS * (p.N_TRAIN // p.BATCH)
     parts = [_train(steps, 3 * p.BATCH * fwd, runs=trainings,
                     extra=(p.EPOCHS + 1) * p.N_TEST * fwd + p.N_TRAIN * fwd),
@@ -556,9 +557,9 @@ def _sparse_study(p, densities, methods, arch: str) -> Work:
     if "ntt" in methods:
         for rho in densities:
             evals = p.NTT_STEPS // max(p.MASK_EVERY, 1) + 1
-            parts += [_train(p.NTT_STEPS, 3 * entk_pair(p.NTT_BATCH, rho), runs=p.SEEDS,
+            parts += [_train(p.NTT_STEPS, 3 * entk_pair(p.NTT_BATCH, rho), runs=p.N_SEEDS,
                              extra=evals * entk_pair(256, rho)),
-                      _fit_steps(p.SEEDS * p.NTT_STEPS), _compiles(3 * p.SEEDS)]
+                      _fit_steps(p.N_SEEDS * p.NTT_STEPS), _compiles(3 * p.N_SEEDS)]
     return _sum(*parts)
 
 
@@ -868,7 +869,7 @@ def estimate(stem: str, profile: str, overrides: dict | None = None,
 def plans(names: list[str], profile: str, overrides: dict | None = None,
           calibration: Calibration | None = None) -> list[NotebookPlan]:
     """Plans of the selected notebooks (``runner.select`` names; all by default)."""
-    from ntkpaper import runner
+    from ntkpaper.pipeline import runner
 
     if profile not in profiles.PROFILE_NAMES:
         raise profiles.ProfileError(f"unknown profile {profile!r}; choose one of "

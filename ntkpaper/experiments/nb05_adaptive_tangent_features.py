@@ -20,9 +20,9 @@ import optax
 import pandas as pd
 
 from ntkpaper import alignment as al
+from ntkpaper import entk, training
 from ntkpaper import parametrization as pz
 from ntkpaper import tangent_features as tf
-from ntkpaper import training
 
 MODELS = ("fixed", "adaptive", "network")
 
@@ -73,7 +73,7 @@ def eigen_targets(x, width: int, depth: int, bands: dict[str, tuple[int, int]], 
     """
     abc = pz.named(parametrization, depth)
     p0 = pz.init(jax.random.PRNGKey(seed), abc, x.shape[1], width, 1)
-    _, v = al.spectrum(al.mlp_layer_kernels(p0, abc, x).sum(0))
+    _, v = al.spectrum(entk.mlp_layer_kernels(p0, abc, x).sum(0))
     rng = np.random.default_rng(seed + 7)
     out = {}
     for name, (i, j) in bands.items():
@@ -97,8 +97,8 @@ def compute_kernel_change(x, targets: dict[str, np.ndarray], width: int, depth: 
         fit = fit_all(x, y, width, depth, lam, steps, lr, seed)
         fits[name] = fit
         m = fit["model"]
-        k0 = al.mlp_layer_kernels(m.params0, m.abc, x).sum(0)
-        k_net = al.mlp_layer_kernels(fit["params"], m.abc, x).sum(0)
+        k0 = entk.mlp_layer_kernels(m.params0, m.abc, x).sum(0)
+        k_net = entk.mlp_layer_kernels(fit["params"], m.abc, x).sum(0)
         k_ad = tf.adapted_layer_kernels(m, fit["factors"], x).sum(0)
         for kname, k in (("initial", k0), ("network", k_net), ("adaptive", k_ad)):
             rows.append({"target": name, "kernel": kname, "alignment": al.alignment(k, y),

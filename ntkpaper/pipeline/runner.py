@@ -29,7 +29,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ntkpaper import paths, profiles, results
+from ntkpaper import paths
+from ntkpaper.pipeline import ledger, profiles
 
 
 @dataclass
@@ -138,7 +139,8 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
     # cpu: the executed notebook replaces notebooks/NN.ipynb; full: it goes inside its figures
     nb_root = ((out_root / "notebooks") if out_root
                else paths.notebook_dir() if profile == "cpu" else None)
-    stage_root = build / "staging" / profile
+    # one staging directory per runner process, so that concurrent runs never share one
+    stage_root = build / "staging" / f"{profile}-{os.getpid()}"
     shutil.rmtree(stage_root, ignore_errors=True)
     stage_root.mkdir(parents=True)
     fig_root.mkdir(parents=True, exist_ok=True)
@@ -158,8 +160,9 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
             (stage / "figures").mkdir(parents=True)
             path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
             env = dict(os.environ, NTKPAPER_FIG_DIR=str(stage / "figures"), NTKPAPER_QUIET="1",
+                       NTKPAPER_NOTEBOOK=src.stem,
                        NTKPAPER_PUBLISH_DIR=publish, PATH=path, PYTHONUNBUFFERED="1")
-            cmd = [sys.executable, "-m", "ntkpaper.runner", str(src),
+            cmd = [sys.executable, "-m", "ntkpaper.pipeline.runner", str(src),
                    str(stage / f"{src.stem}.ipynb"),
                    json.dumps({"PROFILE": profile, **params}), str(stage / "report.json")]
             log = open(stage / "log.txt", "w")
@@ -204,7 +207,7 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
             print(f"  done {stem}: {seconds:.0f} s, peak memory {rep['peak_mb']:.0f} MB",
                   flush=True)
     if any(o.ok for o in outcomes):
-        results.aggregate(out_root / "figures" if out_root else paths.fig_dir())
+        ledger.aggregate(out_root / "figures" if out_root else paths.fig_dir())
     shutil.rmtree(stage_root, ignore_errors=True)
     print("\n| notebook | status | wall time (s) | peak memory (MB) |\n|---|---|---|---|")
     for o in outcomes:

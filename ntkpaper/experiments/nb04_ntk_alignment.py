@@ -15,21 +15,8 @@ import optax
 import pandas as pd
 
 from ntkpaper import alignment as al
+from ntkpaper import entk, training
 from ntkpaper import parametrization as pz
-from ntkpaper import training
-
-
-def regression_task(n: int, seed: int = 0, freqs: Sequence[float] = (1.0, 3.0)
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """A 2-D regression problem in the style of Kopitkov & Indelman's experiments.
-
-    ``x`` uniform on [-1, 1]^2 (n, 2); ``y = sum_f sin(pi f x_1) cos(pi f x_2) / len(freqs)``
-    (n, 1): a smooth low-frequency part plus a higher-frequency part.
-    """
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-1, 1, size=(n, 2))
-    y = sum(np.sin(np.pi * f * x[:, 0]) * np.cos(np.pi * f * x[:, 1]) for f in freqs)
-    return x.astype(np.float32), (y / len(freqs))[:, None].astype(np.float32)
 
 
 def _net(abc, d, width, k, seed, sigma_w=1.0):
@@ -58,7 +45,7 @@ def train_and_record(abc: pz.ABC, x, y, width: int, eta: float, steps: int, reco
     x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
     params = _net(abc, x.shape[1], width, y.shape[1], seed, sigma_w)
     xp, yp = x[:probe], y[:probe]
-    rec = al.Recorder(lambda p: al.mlp_layer_kernels(p, abc, xp, activation=activation), yp,
+    rec = al.Recorder(lambda p: entk.mlp_layer_kernels(p, abc, xp, activation=activation), yp,
                       al.log_steps(steps, record) if np.isscalar(record) else record,
                       outputs=lambda p: pz.forward(p, abc, xp, activation), ks=ks,
                       tags=tags, extra=extra)
@@ -163,10 +150,10 @@ def compute_layer_hierarchy(x, y, sigma_ws: Sequence[float], width: int, depth: 
             params = _net(abc, x.shape[1], width, y.shape[1], seed, sw)
             xp, yp = np.asarray(x[:probe], np.float32), y[:probe]
             loss = lambda p: pz.mse(p, abc, x, y, activation)
-            kl0 = al.mlp_layer_kernels(params, abc, xp, activation=activation)
+            kl0 = entk.mlp_layer_kernels(params, abc, xp, activation=activation)
             tx = pz.optimizer(abc, eta, width, optimizer)
             params, losses, _ = training.fit(loss, params, tx, steps)
-            kl1 = al.mlp_layer_kernels(params, abc, xp, activation=activation)
+            kl1 = entk.mlp_layer_kernels(params, abc, xp, activation=activation)
             for step, kl in ((0, kl0), (steps, kl1)):
                 for i, k in enumerate(kl):
                     rows.append({"sigma_w": sw, "seed": seed, "step": step, "layer": i + 1,

@@ -37,10 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "run":
-        from ntkpaper import profiles, runner
+        from ntkpaper.pipeline import profiles, runner
 
         if args.plan:
-            from ntkpaper import plan
+            from ntkpaper.pipeline import plan
 
             try:
                 text = plan.plan_text(args.notebooks, args.profile, parse_params(args.parameter))
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                   "checksum verified)")
         return 0
     if args.command == "list":
-        from ntkpaper import profiles, runner
+        from ntkpaper.pipeline import profiles, runner
 
         for src in runner.discover():
             print(src.stem)

@@ -1,8 +1,10 @@
 """The results ledger: measured numbers and checked claims, one pair of CSVs per notebook.
 
 ``figures/<profile>/NN_topic/results.csv``  columns: notebook, profile, key, value
-``figures/<profile>/NN_topic/claims.csv``   columns: notebook, profile, claim_id, statement,
-                                            measured, expected, holds
+``figures/<profile>/NN_topic/claims.csv``   columns: notebook, profile, kind, claim_id,
+                                            statement, source, measured, expected, holds
+``kind`` is ``claim`` (a paper's assertion) or ``check`` (a control or identity, never counted as a
+claim that holds); ``holds`` is ``True``, ``False`` or ``inconclusive``.
 :func:`aggregate` gathers every notebook's ledger, of every profile present (``cpu`` first, then
 ``full``), into ``figures/RESULTS.md`` and ``figures/results.csv``. Writes are atomic.
 """
@@ -19,7 +21,9 @@ import pandas as pd
 from ntkpaper._io import atomic_write, atomic_write_text
 
 RESULT_COLUMNS = ["notebook", "profile", "key", "value"]
-CLAIM_COLUMNS = ["notebook", "profile", "claim_id", "statement", "measured", "expected", "holds"]
+CLAIM_COLUMNS = ["notebook", "profile", "kind", "claim_id", "statement", "source", "measured",
+                 "expected", "holds"]
+VERDICTS = {"True", "False", "inconclusive"}
 
 
 def _fmt(value) -> str:
@@ -49,17 +53,23 @@ class Ledger:
         return value
 
     def claim(self, claim_id: str, statement: str, measured: str, expected: str,
-              holds: bool) -> bool:
-        """Record a claim of the paper, what we measured, what would confirm it, and the verdict.
+              holds: bool | None, *, source: str, kind: str = "claim") -> bool | None:
+        """Record a claim of a paper (or a check), where the paper makes it, what we measured,
+        what would confirm it (fixed before the data), and the verdict.
 
-        ``holds`` must come from a comparison in code; it is stored as True/False.
+        ``holds`` must come from a comparison in code (``None``: inconclusive).
         """
-        if not isinstance(holds, (bool, np.bool_)):
+        if holds is not None and not isinstance(holds, (bool, np.bool_)):
             raise TypeError(f"holds must be a bool computed from measurements, got {holds!r}")
-        self._claims[claim_id] = {"claim_id": claim_id, "statement": statement,
-                                  "measured": measured, "expected": expected,
-                                  "holds": bool(holds)}
-        return bool(holds)
+        if not str(source).strip() or not str(expected).strip():
+            raise ValueError(f"claim {claim_id!r} needs a source and a criterion")
+        if kind not in ("claim", "check"):
+            raise ValueError(f"kind must be 'claim' or 'check', got {kind!r}")
+        verdict = "inconclusive" if holds is None else str(bool(holds))
+        self._claims[claim_id] = {"kind": kind, "claim_id": claim_id, "statement": statement,
+                                  "source": source, "measured": measured, "expected": expected,
+                                  "holds": verdict}
+        return None if holds is None else bool(holds)
 
     @property
     def results(self) -> pd.DataFrame:
@@ -89,9 +99,33 @@ def read_ledger(directory: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         if list(df.columns) != cols:
             raise ValueError(f"{directory}/{name}.csv has columns {list(df.columns)}, "
                              f"expected {cols}")
-    if not set(cl["holds"]) <= {"True", "False"}:
-        raise ValueError(f"{directory}/claims.csv: holds must be True/False")
+    if not set(cl["holds"]) <= VERDICTS:
+        raise ValueError(f"{directory}/claims.csv: holds must be one of {sorted(VERDICTS)}")
+    missing = cl[(cl["source"].str.strip() == "") | (cl["expected"].str.strip() == "")]
+    if len(missing):
+        raise ValueError(f"{directory}/claims.csv: claims without a source or a criterion: "
+                         f"{', '.join(missing['claim_id'])}")
     return res, cl
+
+
+def tally(group: pd.DataFrame) -> str:
+    """``"5/8 claims hold, 1 inconclusive; checks 3/3"`` for one notebook's claims table."""
+    cl, ck = group[group["kind"] == "claim"], group[group["kind"] == "check"]
+    text = f"{(cl['holds'] == 'True').sum()}/{len(cl)} claims hold"
+    n_inc = int((cl["holds"] == "inconclusive").sum())
+    text += f", {n_inc} inconclusive" if n_inc else ""
+    return text + (f"; checks {(ck['holds'] == 'True').sum()}/{len(ck)} pass" if len(ck) else "")
+
+
+def summary_table(fig_root: str | Path) -> str:
+    """README's results table: one row per notebook (and profile present), from the ledgers."""
+    rows = []
+    for d in sorted(Path(fig_root).glob("*/[0-9][0-9]_*/")):
+        if not (d / "claims.csv").exists():
+            continue
+        _, cl = read_ledger(d)
+        rows.append(f"| [{d.name}](notebooks/{d.name}.ipynb) | `{d.parent.name}` | {tally(cl)} |")
+    return "\n".join(["| notebook | profile | result |", "|---|---|---|", *rows])
 
 
 def aggregate(fig_root: str | Path) -> Path:
@@ -127,13 +161,13 @@ def aggregate(fig_root: str | Path) -> Path:
               + ("" if counts.get("full") else " (no `full` run committed yet)") + ".", ""]
     for (_, nb, prof), group in cl.assign(_o=cl["profile"].map(lambda p: order.get(p, 3))) \
             .groupby(["_o", "notebook", "profile"], sort=True):
-        held = (group["holds"] == "True").sum()
-        lines += [f"## {nb} (profile `{prof}`): {held}/{len(group)} claims "
-                  "hold", "", "| claim | statement | measured | expected | holds |",
-                  "|---|---|---|---|---|"]
+        lines += [f"## {nb} (profile `{prof}`): {tally(group)}", "",
+                  "| claim | kind | statement | source | measured | criterion | holds |",
+                  "|---|---|---|---|---|---|---|"]
         for _, row in group.iterrows():
-            cells = [row["claim_id"], row["statement"], row["measured"], row["expected"],
-                     "yes" if row["holds"] == "True" else "**no**"]
+            shown = {"True": "yes", "False": "**no**", "inconclusive": "inconclusive"}
+            cells = [row["claim_id"], row["kind"], row["statement"], row["source"],
+                     row["measured"], row["expected"], shown[row["holds"]]]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
     if broken:

@@ -18,8 +18,8 @@ import jax
 import numpy as np
 import pandas as pd
 
-from ntkpaper import architectures, cache, data, kernels, training
-from ntkpaper.scaling import fit_power_law  # noqa: F401  (re-exported for notebook 01)
+from ntkpaper import architectures, cache, data, kernels, stats, training
+from ntkpaper.stats import fit_power_law  # noqa: F401  (re-exported for notebook 01)
 
 KINDS = ("nngp", "ntk")
 
@@ -101,7 +101,7 @@ def compute_tuning(name: str, train: Split, val: Split, depths, weight_var: floa
                     rows.append({"dataset": name, "kernel": kind, "depth": int(depth),
                                  "weight_var": float(weight_var), "bias_var": float(bias_var),
                                  "diag_reg": float(reg),
-                                 "val_acc": data.accuracy(sv.ridge(reg), val.y)})
+                                 "val_acc": stats.accuracy(sv.ridge(reg), val.y)})
     return pd.DataFrame(rows)
 
 
@@ -127,7 +127,7 @@ def compute_depth_test(name: str, tuning: pd.DataFrame, train: Split, test: Spli
                                              cfg["diag_reg"])
             rows.append({"dataset": name, "kernel": kind, "depth": depth, "bias_var": bias_var,
                          "diag_reg": cfg["diag_reg"], "val_acc": cfg["val_acc"],
-                         "test_acc": data.accuracy(pred, test.y)})
+                         "test_acc": stats.accuracy(pred, test.y)})
     return pd.DataFrame(rows).sort_values(["kernel", "depth"]).reset_index(drop=True)
 
 
@@ -194,7 +194,7 @@ def compute_accuracy_vs_n(name: str, configs: dict[str, dict], sizes, test: Spli
             with kernels.Stopwatch() as sw2:
                 pred = kernels.kernel_regression(ktr, kte, train.t, reg)
             acc_rows.append({"dataset": name, "kernel": kind, "n": int(n),
-                             "test_acc": data.accuracy(pred, test.y),
+                             "test_acc": stats.accuracy(pred, test.y),
                              "seconds": sw.seconds / 2 + sw2.seconds})
             if kind != "ntk" or n not in precision_sizes:
                 continue
@@ -205,12 +205,12 @@ def compute_accuracy_vs_n(name: str, configs: dict[str, dict], sizes, test: Spli
                     continue
                 try:
                     p32 = kernels.kernel_regression(ktr, kte, train.t, r, dtype=np.float32)
-                    failed, a32 = False, data.accuracy(p32, test.y)
+                    failed, a32 = False, stats.accuracy(p32, test.y)
                     rel = float(np.linalg.norm(p32 - p64) / np.linalg.norm(p64))
                 except np.linalg.LinAlgError:
                     failed, rel, a32 = True, float("nan"), float("nan")
                 prec_rows.append({"dataset": name, "n": int(n), "diag_reg": r,
-                                  "acc_f64": data.accuracy(p64, test.y), "acc_f32": a32,
+                                  "acc_f64": stats.accuracy(p64, test.y), "acc_f32": a32,
                                   "rel_diff": rel, "f32_failed": failed})
         del k_tr, k_te
     return pd.DataFrame(acc_rows), pd.DataFrame(prec_rows)
@@ -226,9 +226,9 @@ def compute_reg_vs_early_stopping(name: str, config: dict, train: Split, test: S
     ks = _kernels({k: config[k] for k in ("depth", "weight_var", "bias_var")}, train, [test])
     solver = kernels.EigenSolver(ks["ntk_train"], ks["ntk_other0"], train.t)
     rows = [{"dataset": name, "knob": "diag_reg", "value": r,
-             "test_acc": data.accuracy(solver.ridge(r), test.y)} for r in diag_regs]
+             "test_acc": stats.accuracy(solver.ridge(r), test.y)} for r in diag_regs]
     rows += [{"dataset": name, "knob": "time", "value": t,
-              "test_acc": data.accuracy(solver.gradient_flow(t), test.y)} for t in times]
+              "test_acc": stats.accuracy(solver.gradient_flow(t), test.y)} for t in times]
     return pd.DataFrame(rows)
 
 
@@ -252,11 +252,11 @@ def compute_zca(name: str, config: dict, n: int, seed: int, strengths, n_val: in
                       [val, tst])
         sv = kernels.EigenSolver(ks["ntk_train"], ks["ntk_other0"], train.t)
         st = kernels.EigenSolver(ks["ntk_train"], ks["ntk_other1"], train.t)
-        vals = [data.accuracy(sv.ridge(r), val.y) for r in diag_regs]
+        vals = [stats.accuracy(sv.ridge(r), val.y) for r in diag_regs]
         best = int(np.argmax(vals))
         rows.append({"dataset": name, "zca_strength": np.nan if s is None else s,
                      "diag_reg": diag_regs[best], "val_acc": vals[best],
-                     "test_acc": data.accuracy(st.ridge(diag_regs[best]), test.y)})
+                     "test_acc": stats.accuracy(st.ridge(diag_regs[best]), test.y)})
     return pd.DataFrame(rows)
 
 
@@ -295,8 +295,8 @@ def compute_finite_vs_infinite(name: str, n_train: int, n_test: int, widths, ens
         solver = kernels.EigenSolver(ktr, kte, train.t)
         limits[param] = solver.gradient_flow(t)
         lim_rows.append({"param": param, "t": t,
-                         "test_acc_t": data.accuracy(limits[param], test.y),
-                         "test_acc_inf": data.accuracy(solver.gradient_flow(np.inf), test.y)})
+                         "test_acc_t": stats.accuracy(limits[param], test.y),
+                         "test_acc_inf": stats.accuracy(solver.gradient_flow(np.inf), test.y)})
     rows = []
     runs = [("ntk", False), ("ntk", True), ("standard", True)]
     for i, width in enumerate(widths):
@@ -315,7 +315,7 @@ def compute_finite_vs_infinite(name: str, n_train: int, n_test: int, widths, ens
             for variant, f in variants.items():
                 for m, fm in enumerate(f):
                     rows.append({"param": param, "width": int(width), "variant": variant,
-                                 "member": m, "test_acc": data.accuracy(fm, test.y),
+                                 "member": m, "test_acc": stats.accuracy(fm, test.y),
                                  "rel_dist": float(np.linalg.norm(fm - lim) / np.linalg.norm(lim)),
                                  "final_train_loss": float(out["train_loss"][-1].mean())})
     return pd.DataFrame(rows), pd.DataFrame(lim_rows)

@@ -1,0 +1,266 @@
+"""Profiles: what ``smoke`` and ``full`` change in each notebook's parameters, and the checks
+every parameter passes before a run.
+
+One source per parameter: a notebook's ``parameters`` cell (``notebooks/NN_topic.py``) holds
+its ``cpu`` values, which are what a reader sees and edits; the tables below hold only the
+values that the other two profiles change:
+
+* ``smoke`` - seconds; exercises every code path; numbers are not meaningful.
+* ``cpu``   - the default; minutes on a 2-core machine; shows the claims at reduced scale.
+* ``full``  - paper scale where it fits, on one GPU: each notebook is sized to finish in 10
+  minutes on one H100 by the estimate of ``ntkpaper run --profile full --plan`` (extrapolated
+  from the measured cpu ledgers; see :mod:`ntkpaper.pipeline.plan`), so that any subset can be run
+  on a lent machine. Where that meant trimming a paper-scale size, the entry says so.
+
+:func:`resolve` starts from the cpu values, applies the profile's changes, then explicit values
+(a reader's edit in Jupyter, papermill's ``-p NAME value``), and checks every name, type and range
+(:data:`RANGES`) before anything runs.
+
+Naming: learning rates end in ``_LR``, counts start with ``N_`` (after a section prefix:
+``FINITE_N_TRAIN``), step budgets end in ``_STEPS``, lists of swept values are plural, and each
+section of a notebook has one prefix (``COORD_``, ``SWEEP_``, ...).
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import math
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+from ntkpaper import paths
+
+PROFILE_NAMES = ("smoke", "cpu", "full")
+
+PROFILES: dict[str, dict[str, dict]] = {
+    "01_infinite_width_baselines": {
+        "smoke": {"N_TRAIN_SIZES": [20, 50], "N_TEST": 200, "N_VAL": 100,
+                  "TUNE_N": 50, "DEPTHS": [1, 2], "BIAS_VARS": [0.05], "DIAG_REGS": [1e-4, 1e-2],
+                  "REG_STUDY_N": 50, "ZCA_STRENGTHS": [1.0], "PRECISION_SIZES": [20, 50],
+                  "FINITE_N_TRAIN": 32, "FINITE_N_TEST": 64, "WIDTHS": [16, 64],
+                  "N_ENSEMBLE": 2, "FINITE_STEPS": 4},
+        # n stops at 20,000 (was 50,000: ~150 GB of float64 kernels and hours of host LAPACK,
+        # estimated by `ntkpaper run --profile full --plan`), to fit 10 minutes on one H100
+        "full": {"N_TRAIN_SIZES": [100, 300, 1000, 3000, 10000, 20000],
+                 "DEPTHS": [1, 2, 3, 4, 6, 8, 12], "REG_STUDY_N": 10000,
+                 "PRECISION_SIZES": [1000, 3000, 10000, 20000],
+                 "FINITE_N_TRAIN": 1000, "FINITE_N_TEST": 10000,
+                 "WIDTHS": [64, 128, 256, 512, 1024, 2048, 4096, 8192], "N_ENSEMBLE": 8,
+                 "FINITE_STEPS": 1000},
+    },
+    "02_mup_feature_learning": {
+        "smoke": {"N_TRAIN": 32, "COORD_WIDTHS": [16, 64], "COORD_N": 16,
+                  "FEATURE_WIDTHS": [16, 64], "FEATURE_STEPS": 3, "NTK_PROBE": 8,
+                  "SWEEP_WIDTHS": [16, 64],
+                  "SWEEP_LOG2_LRS": {"sp": [-2, 0, 2], "mup": [-2, 0, 2]},
+                  "ADAM_LOG2_LRS": {"sp": [-6, -4, -2], "mup": [-4, -2, 0]},
+                  "SWEEP_STEPS": 3, "N_SEEDS": 1,
+                  "LIMIT_WIDTHS": [16, 64], "LIMIT_STEPS": 3, "N_TEST": 100,
+                  "RELU_WIDTHS": [16, 64], "RELU_REF_WIDTH": 256},
+        "full": {"N_TRAIN": 1024, "COORD_WIDTHS": [64, 256, 1024, 4096, 8192],
+                 "FEATURE_WIDTHS": [64, 256, 1024, 4096], "FEATURE_STEPS": 200,
+                 # widest sweep width 4096 (was 8192: ~13 min by `--plan`)
+                 "SWEEP_WIDTHS": [128, 512, 2048, 4096], "SWEEP_STEPS": 200, "N_SEEDS": 3,
+                 "RELU_WIDTHS": [64, 256, 1024, 4096, 16384], "RELU_REF_WIDTH": 65536},
+    },
+    "03_mup_word2vec_fewshot": {
+        "smoke": {"W2V_MAX_TOKENS": 30000, "W2V_VOCAB": 300,
+                  "W2V_MUP_WIDTHS": [8, 16], "W2V_OTHER_WIDTHS": [8, 16], "W2V_EPOCHS": 1,
+                  "FS_BACKGROUND": 4, "FS_EVALUATION": 2, "FS_DRAWINGS": 4,
+                  "FS_WIDTHS": [8, 16], "FS_META_STEPS": 4, "FS_BATCH": 4, "FS_TEST_TASKS": 40,
+                  "FS_VAL_TASKS": 20, "FS_VAL_EVERY": 2, "KERNEL_LRS": [1.0],
+                  "KERNEL_STEPS": [1, 3]},
+        # Word2Vec: the first 5M words of text8, 5 epochs (gensim runs on the host CPU; the whole
+        # corpus x 15 epochs takes the notebook over 10 minutes by `--plan`)
+        "full": {"W2V_CORPUS": "text8", "W2V_VOCAB": 10000,
+                 "W2V_MAX_TOKENS": 5_000_000, "W2V_EPOCHS": 5,
+                 "W2V_MUP_WIDTHS": [16, 32, 64, 128, 256, 512, 1024],
+                 "W2V_WORKERS": 16,
+                 "FS_DATA": "omniglot", "FS_WIDTHS": [2, 8, 32, 128, 512, 2048, 8192],
+                 "FS_META_STEPS": 10000, "FS_BATCH": 32, "FS_TEST_TASKS": 5000,
+                 "FS_VAL_EVERY": 100},  # TP4 validated after each epoch of 100 meta-steps
+    },
+    "04_ntk_alignment": {
+        "smoke": {"REG_N": 60, "REG_WIDTH": 16, "REG_STEPS": 20, "REG_DECAY_AT": 10,
+                  "N_RECORD": 4, "LABEL_N": 60, "LABEL_PROBE": 30, "LABEL_WIDTH": 16,
+                  "LABEL_STEPS": 10, "N_TEST": 100, "DEEP_N": 40, "DEEP_PROBE": 20,
+                  "DEEP_WIDTH": 16, "DEEP_DEPTH": 4, "DEEP_STEPS": 5, "SIGMA_WS": [0.7, 1.5],
+                  "WIDTH_N": 40,
+                  "WIDTH_PROBE": 20, "WIDTHS": [16, 64], "WIDTH_STEPS": 5, "N_SEEDS": 1},
+        "full": {"REG_N": 1000, "REG_WIDTH": 256, "REG_DEPTH": 4,
+                 "REG_STEPS": 20000, "REG_DECAY_AT": 5000, "N_RECORD": 24, "LABEL_N": 10000,
+                 "LABEL_PROBE": 1000, "LABEL_WIDTH": 1024, "LABEL_STEPS": 5000,
+                 "RANDOM_FRACTIONS": [0.0, 0.25, 0.5, 1.0], "N_TEST": 10000, "DEEP_N": 2000,
+                 "DEEP_PROBE": 1000, "DEEP_WIDTH": 512, "DEEP_DEPTH": 20, "DEEP_STEPS": 2000,
+                 "SIGMA_WS": [0.5, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0], "WIDTH_N": 2000,
+                 "WIDTH_PROBE": 1000, "WIDTHS": [64, 256, 1024, 4096], "WIDTH_STEPS": 1000,
+                 "N_SEEDS": 3},  # trimmed for 10 minutes: 3 seeds (was 4), DEEP_N/STEPS 2000
+    },
+    "05_adaptive_tangent_features": {
+        "smoke": {"REG_N": 40, "REG_WIDTH": 16,
+                  "BANDS": {"top": [0, 5], "low": [20, 25]}, "STEPS": 5, "SIZES": [10, 30],
+                  "WIDTH": 16, "N_TEST": 100, "LAMS": [1e-3], "VAL_N": 30, "N_VAL": 100},
+        "full": {"REG_N": 1000, "REG_WIDTH": 256, "STEPS": 2000,  # was 3000
+                 "SIZES": [10, 30, 100, 300, 1000, 3000, 10000], "WIDTH": 512, "DEPTH": 2,
+                 "N_TEST": 10000, "DATASETS": ["mnist", "cifar10"], "N_SEEDS": 3},
+    },
+    "06_neural_tangent_transfer": {
+        "smoke": {"N_TRAIN": 300, "N_TEST": 300, "DENSITIES": [0.05],
+                  "N_SEEDS": 1, "EPOCHS": 1, "NTT_STEPS": 4, "MASK_EVERY": 2,
+                  "FASHION_DENSITIES": [0.05], "CNN_DENSITIES": [0.05],
+                  "CNN_METHODS": ["random", "ntt"]},
+        # 10 epochs (was 40), 3 seeds (was 5), 2,000 transfer steps (was 5,000): estimated to
+        # fit 10 minutes on one H100 (`--plan`); the official NTT budget is larger still
+        "full": {"N_TRAIN": 50000, "N_TEST": 10000,
+                 "DENSITIES": [0.01, 0.03, 0.05, 0.1], "N_SEEDS": 3, "EPOCHS": 10,
+                 "NTT_STEPS": 2000, "NTT_BATCH": 64, "MASK_EVERY": 100,
+                 "CNN_DENSITIES": [0.01, 0.03, 0.1]},
+    },
+}
+
+
+# Allowed ranges. Every number (and every number inside a list or dict) must be > 0 unless it is
+# listed here; lists must be non-empty unless listed in EMPTY_OK. A range is (low, high,
+# low_inclusive): (0, None, True) means >= 0, (0, 1, False) means in (0, 1].
+RANGES: dict[str, tuple] = {
+    "W2V_MAX_TOKENS": (0, None, True),       # 0: the whole corpus
+    "BIAS_VARS": (0, None, True),
+    "RANDOM_FRACTIONS": (0, 1, True),
+    "BANDS": (0, None, True),                # eigenvector indices start at 0
+    "SWEEP_LOG2_LRS": (None, None, True),    # log2 learning rates: any integer
+    "ADAM_LOG2_LRS": (None, None, True),
+    "DENSITIES": (0, 1, False),
+    "FASHION_DENSITIES": (0, 1, False),
+    "CNN_DENSITIES": (0, 1, False),
+    "FS_VAL_FRACTION": (0, 1, False),
+}
+EMPTY_OK = {"CNN_DENSITIES"}                 # [] skips notebook 06's LeNet-5 section
+
+
+class ProfileError(ValueError):
+    """Unknown profile or notebook, unknown parameter, or a parameter of the wrong type or out of
+    its range."""
+
+
+def notebook_source(notebook: str) -> Path:
+    path = paths.notebook_dir() / f"{notebook}.py"
+    if not path.exists():
+        known = sorted(p.stem for p in paths.notebook_dir().glob("[0-9][0-9]_*.py"))
+        raise ProfileError(f"no notebook {notebook!r} in {paths.shown(paths.notebook_dir())}; "
+                           f"known: {known}")
+    return path
+
+
+@functools.cache
+def _parse_cell(path: Path, mtime: float) -> tuple[tuple[str, object], ...]:
+    text = path.read_text()
+    m = re.search(r'^# %% tags=\["parameters"\]\n(.*?)(?=^# %%)', text, re.S | re.M)
+    if m is None:
+        raise ProfileError(f"{path.name} has no cell tagged parameters "
+                           '(a line `# %% tags=["parameters"]`)')
+    out = []
+    for node in ast.parse(m.group(1)).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)):
+            raise ProfileError(f"{path.name}, parameters cell line {node.lineno}: only "
+                               "`NAME = literal` assignments belong in the parameters cell")
+        try:
+            value = ast.literal_eval(node.value)
+        except ValueError:
+            raise ProfileError(f"{path.name}, parameters cell: {node.targets[0].id} must be a "
+                               "literal (number, string, list or dict)") from None
+        out.append((node.targets[0].id, value))
+    return tuple(out)
+
+
+def cpu_values(notebook: str) -> dict:
+    """The notebook's parameters cell as a dict (``PROFILE`` and ``SEED`` left out): the ``cpu``
+    values, read from ``notebooks/<notebook>.py``."""
+    path = notebook_source(notebook)
+    cell = dict(_parse_cell(path, path.stat().st_mtime))
+    return {k: v for k, v in cell.items() if k not in ("PROFILE", "SEED")}
+
+
+def notebooks() -> list[str]:
+    """Stems of the notebooks with a profile table."""
+    return sorted(PROFILES)
+
+
+def _same_kind(value, default) -> bool:
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, list):
+        return isinstance(value, (list, tuple)) and all(
+            _same_kind(v, default[0]) for v in value) if default else isinstance(value, list)
+    return isinstance(value, type(default))
+
+
+def _numbers(value):
+    if isinstance(value, bool):
+        return
+    if isinstance(value, (int, float)):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _numbers(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _numbers(v)
+
+
+def check_value(name: str, value) -> None:
+    """Raise :class:`ProfileError` if ``value`` is outside the range allowed for ``name``."""
+    if isinstance(value, (list, tuple, dict)) and len(value) == 0 and name not in EMPTY_OK:
+        raise ProfileError(f"parameter {name} is empty; give at least one value")
+    lo, hi, lo_inclusive = RANGES.get(name, (0, None, False))
+    for v in _numbers(value):
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ProfileError(f"parameter {name}={value!r}: {v} is not a finite number")
+        bad = lo is not None and (v < lo or (v == lo and not lo_inclusive))
+        bad = bad or (hi is not None and v > hi)
+        if bad:
+            low = "any" if lo is None else f"{'>=' if lo_inclusive else '>'} {lo}"
+            want = low + (f" and <= {hi}" if hi is not None else "")
+            raise ProfileError(f"parameter {name}={value!r} is out of range: each value must be "
+                               f"{want}")
+
+
+def table(notebook: str, profile: str) -> dict:
+    """Every parameter of ``notebook`` at ``profile``: the cpu values with the profile's
+    changes applied."""
+    if profile not in PROFILE_NAMES:
+        raise ProfileError(f"unknown profile {profile!r}; choose one of {PROFILE_NAMES}")
+    if notebook not in PROFILES:
+        raise ProfileError(f"no profile table for notebook {notebook!r}; "
+                           f"known: {sorted(PROFILES)}")
+    return {**cpu_values(notebook), **PROFILES[notebook].get(profile, {})}
+
+
+def resolve(notebook: str, profile: str, overrides: dict | None = None) -> SimpleNamespace:
+    """Parameters for ``notebook`` at ``profile``, with ``overrides`` applied and all checked.
+
+    Raises:
+        ProfileError: unknown notebook/profile, an override that is not a parameter of the
+            notebook, one whose type differs from the cpu value (e.g. a str for an int), or a
+            value out of range (zero or negative sizes, densities above 1, ...).
+    """
+    params = table(notebook, profile)
+    for name, value in (overrides or {}).items():
+        if name in ("PROFILE", "SEED") or value is None:
+            continue
+        if name not in params:
+            raise ProfileError(f"{notebook} has no parameter {name!r}; its parameters are "
+                               f"PROFILE, SEED, {', '.join(sorted(params))}")
+        if not _same_kind(value, params[name]):
+            raise ProfileError(f"parameter {name}={value!r} has the wrong type: expected "
+                               f"{type(params[name]).__name__} like {params[name]!r}")
+        params[name] = list(value) if isinstance(value, tuple) else value
+    for name, value in params.items():
+        check_value(name, value)
+    return SimpleNamespace(**params)
