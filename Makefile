@@ -72,7 +72,7 @@ lint: env
 	$(PY) -m ruff check ntkpaper tests notebooks/*.py benchmarks tools
 
 sync: env
-	$(VENV)/bin/jupytext --sync notebooks/*.py
+	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
 
 # Runs started from JupyterLab write to build/scratch/, never over the committed figures.
 lab: env

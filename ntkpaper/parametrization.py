@@ -42,7 +42,6 @@ import numpy as np
 import optax
 import pandas as pd
 
-from ntkpaper.stats import fit_power_law
 
 
 @dataclass(frozen=True)
@@ -215,16 +214,6 @@ def compute_coord_check(abc: ABC, widths, x: np.ndarray, y: np.ndarray, eta: flo
     return pd.DataFrame(rows)
 
 
-def fit_slopes(df: pd.DataFrame, value: str = "dh") -> pd.DataFrame:
-    """Log-log slope of ``value`` (mean over seeds) vs width, per parametrization and layer."""
-    out = []
-    for (name, layer), g in df.groupby(["parametrization", "layer"]):
-        m = g.groupby("width")[value].mean()
-        out.append({"parametrization": name, "layer": layer, "value": value,
-                    "slope": fit_power_law(m.index, m.to_numpy())[0]})
-    return pd.DataFrame(out)
-
-
 def optimizer(abc: ABC, eta: float, width: int, kind: str = "sgd",
               schedule: Callable[[int], float] | None = None) -> optax.GradientTransformation:
     """An optax optimizer with this parametrization's per-layer learning rates.
@@ -284,70 +273,6 @@ def train(params, abc: ABC, x, y, eta: float, steps: int, activation: str = "rel
     x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
     mults = jnp.asarray(multipliers(abc, width, x.shape[1]))
     return _trainer(len(params), activation, int(steps), optimizer)(params, mults, x, y, lrs)
-
-
-def compute_feature_movement(abc: ABC, widths, x, y, eta: float, steps: int, seeds: int = 2,
-                             activation: str = "relu", ntk_probe: int = 0) -> pd.DataFrame:
-    """How much the last hidden representation (and the empirical NTK) move in training, vs width.
-
-    ``rel_change = ||phi(h^L_T) - phi(h^L_0)||_F / ||phi(h^L_0)||_F`` over the training inputs
-    (N, d); a kernel-regime parametrization gives ~ width^-1/2, a feature-learning one ~ width^0.
-    With ``ntk_probe > 0`` also ``ntk_rel_change = ||K_T - K_0||_F / ||K_0||_F`` of the
-    empirical NTK on the first ``ntk_probe`` training inputs (neural-tangents, implementation 2).
-
-    Returns:
-        parametrization, width, seed, rel_change, final_loss[, ntk_rel_change].
-    """
-    from ntkpaper import entk as entk_lib
-
-    def entk(p):
-        f = lambda params, inputs: forward(params, abc, inputs, activation)
-        return entk_lib.empirical_ntk(f, p, np.asarray(x[:ntk_probe], np.float32),
-                                      implementation=2)
-
-    phi = ACTIVATIONS[activation]
-    rows = []
-    xj = jnp.asarray(x, jnp.float32)
-    for width in widths:
-        for seed in range(seeds):
-            p0 = init(jax.random.PRNGKey(seed), abc, x.shape[1], int(width), y.shape[1])
-            p1, losses = train(p0, abc, x, y, eta, steps, activation)
-            a0 = phi(forward(p0, abc, xj, activation, return_hidden=True)[1][-1])
-            a1 = phi(forward(p1, abc, xj, activation, return_hidden=True)[1][-1])
-            row = {"parametrization": abc.name, "width": int(width), "seed": seed,
-                   "rel_change": float(jnp.linalg.norm(a1 - a0) / jnp.linalg.norm(a0)),
-                   "final_loss": float(losses[-1])}
-            if ntk_probe:
-                k0, k1 = entk(p0), entk(p1)
-                row["ntk_rel_change"] = float(np.linalg.norm(k1 - k0) / np.linalg.norm(k0))
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def compute_lr_sweep(abc: ABC, widths, etas, x, y, steps: int, seeds: int = 1,
-                     activation: str = "relu", optimizer: str = "sgd") -> pd.DataFrame:
-    """Training loss after ``steps`` steps for each base learning rate ``eta`` and width.
-
-    All ``etas`` of one (width, seed) start from the same initialisation (and every run of one
-    width shares one compilation). A diverged run (non-finite or larger than 10x its initial
-    loss) is recorded as NaN.
-
-    Returns:
-        parametrization, optimizer, width, eta, seed, loss.
-    """
-    rows = []
-    xj, yj = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
-    for width in widths:
-        for seed in range(seeds):
-            p0 = init(jax.random.PRNGKey(seed), abc, x.shape[1], int(width), y.shape[1])
-            for eta in etas:
-                ls = np.asarray(train(p0, abc, xj, yj, float(eta), steps, activation,
-                                      optimizer)[1])
-                ok = np.isfinite(ls[-1]) and ls[-1] < 10 * ls[0]
-                rows.append({"parametrization": abc.name, "optimizer": optimizer,
-                             "width": int(width), "eta": float(eta), "seed": seed,
-                             "loss": float(ls[-1]) if ok else float("nan")})
-    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,99 +339,3 @@ def linear_limit_train(state: dict[str, np.ndarray], x: np.ndarray, y: np.ndarra
     if x_test is not None:
         out["test"] = np.stack(outs)
     return out
-
-
-def compute_linear_limit_convergence(x, y, x_test, widths, eta: float, steps: int,
-                                     seeds: int = 2) -> tuple[pd.DataFrame, np.ndarray]:
-    """Train real one-hidden-layer muP linear nets and compare them with the computed limit.
-
-    Args:
-        x: (N, d) training inputs; y: (N, k) targets; x_test: (m, d).
-
-    Returns:
-        ``nets``: width, seed, rel_dist = ``||f_net - f_lim|| / ||f_lim||`` on ``x_test``,
-        final_loss; and the limit's test outputs (m, k).
-    """
-    abc = named("mup", 1)
-    d, k = x.shape[1], y.shape[1]
-    limit = linear_limit_train(linear_limit_state(d, k), x, y, eta, steps, x_test)["test"][-1]
-    rows = []
-    xt = jnp.asarray(x_test, jnp.float32)
-    for width in widths:
-        for seed in range(seeds):
-            p0 = init(jax.random.PRNGKey(seed), abc, d, int(width), k)
-            p1, losses = train(p0, abc, x, y, eta, steps, activation="identity")
-            out = np.asarray(forward(p1, abc, xt, "identity"), np.float64)
-            rows.append({"width": int(width), "seed": seed,
-                         "rel_dist": float(np.linalg.norm(out - limit) / np.linalg.norm(limit)),
-                         "final_loss": float(losses[-1])})
-    return pd.DataFrame(rows), limit
-
-
-# ---------------------------------------------------------------------------------------------
-# One-hidden-layer ReLU networks: what can and cannot be computed at infinite width
-#
-# The kernel limits are exact and cheap: an NTP network trained by SGD with learning rate eta for
-# T steps tends (after centring, g = f - f_0, which removes the random initial function) to NTK
-# gradient flow for time t = eta T, and the NNGP posterior mean is its Bayesian counterpart.
-# The muP limit of a ReLU network is a mean-field (McKean-Vlasov) dynamics: each hidden unit
-# carries a Gaussian state (its pre-activations on all N training and test inputs and its readout
-# weight) that evolves through expectations over all units. Unlike the linear case above, these
-# expectations do not close on finitely many matrices, and a Monte Carlo estimate of them with M
-# particles is a width-M network again. So we do not claim to compute it: we measure how fast
-# finite muP networks agree with a much wider one (a Cauchy test of convergence) and how far
-# they stay from the kernel limits.
-
-def compute_relu_limits(x, y, x_test, widths, eta: float, steps: int, seeds: int = 2,
-                        ref_width: int = 16384, labels_test=None) -> pd.DataFrame:
-    """One-hidden-layer ReLU nets in NTP (centred) and muP vs the NTK limit and a very wide net.
-
-    Args:
-        x: (N, d) training inputs; y: (N, k) targets; x_test: (m, d); labels_test: (m,) or None.
-        ref_width: width of the reference muP network (seed 10_000, not one of ``seeds``).
-
-    Returns:
-        Rows per parametrization ("ntp" centred, "mup"), width, seed: ``dist_ntk`` and
-        ``dist_ref`` (``||f - f_ref|| / ||f_ref||`` on ``x_test`` against the NTK gradient-flow
-        prediction at t = eta * steps and against the reference muP net), ``acc`` with labels;
-        plus rows with width ``inf`` for "ntk limit" and "nngp limit" (``dist_ntk``, ``acc``).
-    """
-    from ntkpaper import architectures, kernels
-
-    x, y, x_test = (np.asarray(a, np.float32) for a in (x, y, x_test))
-    kfn = architectures.fc(1, W_std=1.0, b_std=0.0, activation="relu")[2]
-    k_tr, k_te = kernels.analytic_kernels(kfn, x), kernels.analytic_kernels(kfn, x_test, x)
-    ntk_pred = kernels.EigenSolver(k_tr["ntk"], k_te["ntk"], y).gradient_flow(eta * steps)
-    gp_pred = kernels.kernel_regression(k_tr["nngp"], k_te["nngp"], y, 1e-4)
-    xj, xt = jnp.asarray(x), jnp.asarray(x_test)
-
-    def trained(name: str, width: int, seed: int) -> np.ndarray:
-        abc = named(name, 1)
-        p0 = init(jax.random.PRNGKey(seed), abc, x.shape[1], int(width), y.shape[1])
-        if name == "ntp":  # centred: train f on y + f0, predict f - f0
-            f0_tr = np.asarray(forward(p0, abc, xj))
-            p1 = train(p0, abc, x, y + f0_tr, eta, steps)[0]
-            return np.asarray(forward(p1, abc, xt) - forward(p0, abc, xt), np.float64)
-        p1 = train(p0, abc, x, y, eta, steps)[0]
-        return np.asarray(forward(p1, abc, xt), np.float64)
-
-    def rel(a, b):
-        return float(np.linalg.norm(a - b) / np.linalg.norm(b))
-
-    ref = trained("mup", ref_width, 10_000)
-    rows = []
-    for name in ("ntp", "mup"):
-        for width in widths:
-            for seed in range(seeds):
-                out = trained(name, int(width), seed)
-                rows.append({"parametrization": name, "width": float(width), "seed": seed,
-                             "dist_ntk": rel(out, ntk_pred), "dist_ref": rel(out, ref)})
-                if labels_test is not None:
-                    rows[-1]["acc"] = float(np.mean(out.argmax(1) == np.asarray(labels_test)))
-    for name, pred in (("ntk limit", ntk_pred), ("nngp limit", gp_pred), ("mup ref", ref)):
-        rows.append({"parametrization": name, "width": np.inf if "limit" in name
-                     else float(ref_width), "seed": 0, "dist_ntk": rel(pred, ntk_pred),
-                     "dist_ref": rel(pred, ref)})
-        if labels_test is not None:
-            rows[-1]["acc"] = float(np.mean(pred.argmax(1) == np.asarray(labels_test)))
-    return pd.DataFrame(rows)

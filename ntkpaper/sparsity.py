@@ -1,4 +1,4 @@
-"""Sparse networks at initialisation: pruning baselines and Neural Tangent Transfer (notebook 06).
+"""Sparse networks at initialisation: pruning baselines and Neural Tangent Transfer.
 
 Liu & Zenke 2020, *Finding trainable sparse networks through Neural Tangent Transfer* (ICML).
 
@@ -27,13 +27,13 @@ it uniformly at 1-3% leaves each class a handful of inputs, which cripples every
   the scale of outputs and kernels; the paper's absolute terms need a tuned gamma), where f_t,
   K_t are the dense teacher's outputs and empirical NTK at initialisation and K_s the sparse
   student's (output-averaged eNTK, :func:`entk`, differentiable, built on the dense-layer
-  signals of :mod:`ntkpaper.alignment`); every ``mask_every`` steps the
+  structure of :func:`ntkpaper.entk.masked_mlp_entk`); every ``mask_every`` steps the
   mask is recomputed per layer from the student's weight magnitudes, as in the paper. The
   transferred weights and mask are then trained on labels with the mask fixed.
 
 Architectures. The same functions serve a LeNet-5-style CNN (:func:`init_lenet5`: conv 5x5x6
 SAME, 2x2 average pool, conv 5x5x16 VALID, pool, dense 120, 84, k; ReLU, no biases, He init)
-for the ``full`` profile: a parameter list whose first entry is a 4-D (HWIO) kernel runs the CNN
+(a closer kin of the paper's convolutional networks than the MLP): a parameter list whose first entry is a 4-D (HWIO) kernel runs the CNN
 (inputs are flattened square single-channel images), otherwise the MLP. The MLP's eNTK uses the
 dense-layer structure; the CNN's (:func:`ntkpaper.entk.jacobian_entk`) contracts per-example
 Jacobians (``jax.jacrev``), also differentiable, and is checked against the structured one on MLPs.
@@ -307,52 +307,3 @@ def train_sparse(params, masks, x, labels, x_test, labels_test, n_classes: int, 
         raise RuntimeError("a pruned weight moved during training; the mask did not hold")
     return pd.DataFrame(rows), params
 
-
-def compute_sparse_comparison(x, labels, x_test, labels_test, dims: Sequence[int],
-                              densities: Sequence[float], methods: Sequence[str], seeds: int,
-                              epochs: int, batch: int, lr: float, ntt_steps: int,
-                              ntt_batch: int = 64, ntt_lr: float = 1e-3, gamma: float = 1.0,
-                              mask_every: int = 50, snip_batch: int = 100,
-                              rescale_baselines: bool = True, arch: str = "mlp"
-                              ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every method at every density and seed, then supervised training; plus the dense net.
-
-    NTT uses ``x`` without its labels; SNIP sees one labelled batch of ``snip_batch`` examples.
-    With ``rescale_baselines`` the pruned (non-NTT) networks start from :func:`rescale`d
-    weights (NTT's transfer sets its own scale by matching the teacher's outputs). ``arch``:
-    ``"mlp"`` (layer sizes ``dims``) or ``"lenet5"`` (``dims`` ignored; square images).
-
-    Returns:
-        (curves: method ("dense" too), density, seed, epoch, train_loss, test_acc;
-        ntt log: density, seed, step, output_loss, ntk_loss).
-    """
-    if arch not in ("mlp", "lenet5"):
-        raise ValueError(f"arch must be 'mlp' or 'lenet5', got {arch!r}")
-    n_classes = int(np.max(labels)) + 1
-    curves, logs = [], []
-    x = np.asarray(x, np.float32)
-    for seed in range(seeds):
-        key = jax.random.PRNGKey(seed)
-        params = (init_mlp(key, dims) if arch == "mlp" else
-                  init_lenet5(key, int(round(np.sqrt(x.shape[1]))), n_classes))
-        dense, _ = train_sparse(params, [np.ones(p.shape, np.float32) for p in params], x, labels,
-                                x_test, labels_test, n_classes, epochs, batch, lr,
-                                jax.random.fold_in(key, 1))
-        curves.append(dense.assign(method="dense", density=1.0, seed=seed))
-        for rho in densities:
-            for method in methods:
-                start = params
-                if method == "ntt":
-                    start, masks, log = neural_tangent_transfer(
-                        params, rho, x, jax.random.fold_in(key, 2), ntt_steps, ntt_batch,
-                        gamma, lr=ntt_lr, mask_every=mask_every)
-                    logs.append(log.assign(density=rho, seed=seed))
-                else:
-                    masks = prune(method, params, rho, jax.random.fold_in(key, 3),
-                                  x[:snip_batch], labels[:snip_batch], n_classes)
-                    start = rescale(params, masks) if rescale_baselines else params
-                curve, _ = train_sparse(start, masks, x, labels, x_test, labels_test, n_classes,
-                                        epochs, batch, lr, jax.random.fold_in(key, 1))
-                curves.append(curve.assign(method=method, density=rho, seed=seed))
-    return pd.concat(curves, ignore_index=True), pd.concat(logs, ignore_index=True) \
-        if logs else pd.DataFrame()

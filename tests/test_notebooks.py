@@ -44,3 +44,69 @@ def test_committed_notebook_has_no_warnings_or_machine_paths(ipynb):
     assert not _noise(nbformat.reads(text, as_version=4))
     for marker in ("/tmp/", "/work/", "/root/", "/home/", "build/staging"):
         assert marker not in text, f"{ipynb} shows a machine path ({marker})"
+
+
+def _code_cells(src):
+    """(first line number, code lines) of each code cell of a percent-format notebook, without
+    blank and comment-only lines (the parameters cell included)."""
+    cells, current, start, markdown = [], None, 0, False
+    for i, line in enumerate(src.read_text().splitlines(), 1):
+        if line.startswith("# %%"):
+            if current is not None and not markdown:
+                cells.append((start, current))
+            current, start, markdown = [], i, "[markdown]" in line
+            continue
+        if current is not None and line.strip() and not line.lstrip().startswith("#"):
+            current.append(line)
+    if current is not None and not markdown:
+        cells.append((start, current))
+    return cells
+
+
+@pytest.mark.parametrize("src", runner.discover(), ids=lambda p: p.stem)
+def test_notebook_is_thin(src):
+    """DESIGN.md: under 120 lines of code, no cell over 25, no helper defined in a notebook, the
+    parameters under their own names (no ``P.``), the notebook's name never typed again."""
+    cells = _code_cells(src)
+    total = sum(len(c) for _, c in cells)
+    assert total < 120, f"{src.name}: {total} lines of code (target < 120)"
+    for start, lines in cells:
+        assert len(lines) <= 25, f"{src.name}:{start}: a cell of {len(lines)} lines (max 25)"
+        for line in lines:
+            words = line.replace("(", " ").replace(":", " ").split()
+            assert not {"def", "class", "lambda"} & set(words), f"{src.name}:{start}: {line}"
+            assert "P." not in line.replace("NP.", ""), f"{src.name}:{start}: {line}"
+    assert f'"{src.stem}"' not in src.read_text(), f"{src.name} types its own name"
+
+
+def test_every_notebook_has_an_experiments_module_with_claims():
+    import importlib
+
+    from ntkpaper.claims import Claim
+
+    for src in runner.discover():
+        mod = importlib.import_module(f"ntkpaper.experiments.nb{src.stem}")
+        assert mod.CLAIMS and all(isinstance(c, Claim) for c in mod.CLAIMS.values()), src.stem
+        assert f"nb{src.stem} as exp" in src.read_text(), src.stem
+
+
+@pytest.mark.parametrize("directory", sorted(paths.fig_dir().glob("*/[0-9][0-9]_*")),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_committed_ledger_claims_have_sources_and_criteria(directory):
+    """Every committed claim names its source and criterion, and is one of the notebook's
+    declared CLAIMS (so its criterion was fixed in code, not typed next to the result)."""
+    import importlib
+
+    _, claims = ledger.read_ledger(directory)  # refuses a claim without source or criterion
+    mod = importlib.import_module(f"ntkpaper.experiments.nb{directory.name}")
+    assert set(claims["claim_id"]) == set(mod.CLAIMS), directory.name
+    for _, row in claims.iterrows():
+        c = mod.CLAIMS[row["claim_id"]]
+        assert (row["kind"], row["source"], row["expected"]) == (c.kind, c.source, c.expected)
+
+
+def test_readme_results_table_is_generated_from_the_ledgers():
+    text = (paths.root() / "README.md").read_text()
+    block = text.split(ledger.README_BEGIN, 1)[1].split(ledger.README_END, 1)[0].strip()
+    assert block == ledger.summary_table(paths.fig_dir()), \
+        "README's results table differs from the ledgers: rerun `ntkpaper run` (it rewrites it)"

@@ -118,14 +118,50 @@ def tally(group: pd.DataFrame) -> str:
 
 
 def summary_table(fig_root: str | Path) -> str:
-    """README's results table: one row per notebook (and profile present), from the ledgers."""
+    """README's results table, one row per notebook and profile, generated from the ledgers:
+    claims held, the ids of those that did not hold or were inconclusive, checks, and the
+    notebook's wall time and peak memory as recorded by its session."""
     rows = []
-    for d in sorted(Path(fig_root).glob("*/[0-9][0-9]_*/")):
-        if not (d / "claims.csv").exists():
-            continue
-        _, cl = read_ledger(d)
-        rows.append(f"| [{d.name}](notebooks/{d.name}.ipynb) | `{d.parent.name}` | {tally(cl)} |")
-    return "\n".join(["| notebook | profile | result |", "|---|---|---|", *rows])
+    order = {"cpu": 0, "full": 1}
+    dirs = [d for d in Path(fig_root).glob("*/[0-9][0-9]_*") if (d / "claims.csv").exists()]
+    for d in sorted(dirs, key=lambda d: (d.name, order.get(d.parent.name, 2))):
+        res, cl = read_ledger(d)
+        claims = cl[cl["kind"] == "claim"]
+        failed = ", ".join(f"`{c}`" for c in claims.loc[claims["holds"] == "False", "claim_id"])
+        unsure = ", ".join(f"`{c}`" for c in
+                           claims.loc[claims["holds"] == "inconclusive", "claim_id"])
+        checks = cl[cl["kind"] == "check"]
+        values = dict(zip(res["key"], res["value"]))
+        link = (f"notebooks/{d.name}.ipynb" if d.parent.name == "cpu"
+                else f"figures/{d.parent.name}/{d.name}/{d.name}.ipynb")
+        rows.append(
+            f"| [{d.name}]({link}) | `{d.parent.name}` | "
+            f"{(claims['holds'] == 'True').sum()}/{len(claims)} | {failed or '-'} | "
+            f"{unsure or '-'} | {(checks['holds'] == 'True').sum()}/{len(checks)} | "
+            f"{values.get('time_s.total', '?')} s | {values.get('peak_rss_mb', '?')} MB |")
+    head = ["| notebook | profile | claims held | did not hold | inconclusive | checks pass | "
+            "time | peak memory |", "|---|---|---|---|---|---|---|---|"]
+    return "\n".join(head + rows)
+
+
+README_BEGIN, README_END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def update_readme(readme: str | Path, fig_root: str | Path) -> bool:
+    """Replace the block between README's results markers by :func:`summary_table`; returns
+    whether the file changed (a README without the markers is left alone)."""
+    readme = Path(readme)
+    if not readme.exists():
+        return False
+    text = readme.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    new = f"{head}{README_BEGIN}\n{summary_table(fig_root)}\n{README_END}{tail}"
+    if new != text:
+        atomic_write_text(readme, new)
+    return new != text
 
 
 def aggregate(fig_root: str | Path) -> Path:

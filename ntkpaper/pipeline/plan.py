@@ -809,7 +809,7 @@ def estimate(stem: str, profile: str, overrides: dict | None = None,
                                     f"{profiles.PROFILE_NAMES}")
     out = NotebookPlan(stem, profile)
     if stem not in profiles.PROFILES:
-        out.notes.append("no profile table in ntkpaper/profiles.py: no sizes, no estimate")
+        out.notes.append("no profile table in ntkpaper/pipeline/profiles.py: no sizes, no estimate")
         return out
     p = profiles.resolve(stem, profile, overrides)
     ref = profiles.resolve(stem, "cpu")  # what the ledger measured (no overrides)
@@ -819,7 +819,7 @@ def estimate(stem: str, profile: str, overrides: dict | None = None,
     if ledger is None:
         out.notes.append(f"no cpu ledger (figures/cpu/{stem}/results.csv): no estimate")
     if model is None:
-        out.notes.append("no cost model in ntkpaper/plan.py: no estimate")
+        out.notes.append("no cost model in ntkpaper/pipeline/plan.py: no estimate")
     if ledger is None or model is None:
         known = list(ledger.times) if ledger else [s.name for s in model.sections]
         for name in known:
@@ -919,7 +919,7 @@ def render(items: list[NotebookPlan], calibration: Calibration | None = None) ->
     lines = [f"ntkpaper plan: profile {profile} (nothing is run)", "",
              "EXTRAPOLATIONS, not measurements: each section's measured time on 2 CPU cores at "
              "the cpu profile (figures/cpu/<stem>/results.csv), scaled by its cost model "
-             "(ntkpaper/plan.py) to this profile's sizes.",
+             "(ntkpaper/pipeline/plan.py) to this profile's sizes.",
              "GPU column (one H100 + its 16-core host): per kind of work, cpu time / factor. "
              + cal.note + ".",
              "Assumed factors: arrays (analytic kernels, eNTKs) x30; host (LAPACK, gensim) x5; "

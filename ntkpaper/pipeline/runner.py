@@ -208,6 +208,8 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
                   flush=True)
     if any(o.ok for o in outcomes):
         ledger.aggregate(out_root / "figures" if out_root else paths.fig_dir())
+        if out_root is None:  # a publishing run: README's results table follows the ledgers
+            ledger.update_readme(paths.root() / "README.md", paths.fig_dir())
     shutil.rmtree(stage_root, ignore_errors=True)
     print("\n| notebook | status | wall time (s) | peak memory (MB) |\n|---|---|---|---|")
     for o in outcomes:

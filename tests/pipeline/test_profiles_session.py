@@ -115,18 +115,3 @@ def test_session_names_the_notebook_or_says_how(monkeypatch):
     monkeypatch.delenv("NTKPAPER_NOTEBOOK")
     with pytest.raises(profiles.ProfileError, match="cannot tell which notebook"):
         session.notebook_name({"PROFILE": "cpu"})
-
-
-def test_claims_need_a_source_and_a_criterion():
-    with pytest.raises(ValueError, match="needs a source"):
-        claims.Claim("a", "s", source=" ", criterion="c", test=lambda: ("", True))
-    with pytest.raises(ValueError, match="needs a criterion"):
-        claims.Claim("a", "s", source="p", criterion="", test=lambda: ("", True))
-    with pytest.raises(ValueError, match="kind"):
-        claims.Claim("a", "s", source="p", criterion="c", kind="control", test=lambda: ("", 1))
-    with pytest.raises(ValueError, match="duplicate"):
-        c = claims.Claim("a", "s", source="p", criterion="c", test=lambda: ("", True))
-        claims.collect(c, c)
-    c = claims.Claim("a", "s", source="p", criterion="slope in [-1, 0]", history="widened",
-                     test=lambda v: claims.in_range("slope", v, -1, 0))
-    assert c.evaluate(-0.5) == ("slope -0.50", True) and "history: widened" in c.expected
