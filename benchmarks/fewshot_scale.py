@@ -14,8 +14,8 @@ names and types). Writes ``fewshot_<tag>_acc.csv`` (the table of
 ``fewshot_<tag>_curves.csv`` (meta-training loss every 10 steps, and the validation checks) and
 ``fewshot_<tag>.json`` (parameters, jax version, device, wall time) into ``--out`` (default
 ``benchmarks/results``); with ``--checkpoints``, only ``fewshot_<tag>_checkpoints.csv``
-(:func:`ntkpaper.experiments.nb03_mup_word2vec_fewshot.fewshot_checkpoints`). The data are the
-notebook's: the glyph stand-in unless ``FS_DATA`` is ``omniglot`` and the official zips are
+(:func:`ntkpaper.experiments.nb03_mup_word2vec_fewshot.compute_fewshot_checkpoints`). The data
+are the notebook's: the glyph stand-in unless ``FS_DATA`` is ``omniglot`` and the official zips are
 present. Not a test; numbers depend on the budget given.
 """
 
@@ -50,8 +50,7 @@ def main(argv=None) -> None:
     import jax
 
     from ntkpaper._io import atomic_write, atomic_write_text
-    from ntkpaper.data import glyphs
-    from ntkpaper.experiments import nb03_mup_word2vec_fewshot as X
+    from ntkpaper.experiments import nb03_mup_word2vec_fewshot as exp
     from ntkpaper.pipeline import profiles
     from ntkpaper.pipeline.cli import parse_params
 
@@ -60,10 +59,8 @@ def main(argv=None) -> None:
     acts = args.activations or p.FS_ACTIVATIONS
     widths = [] if args.no_networks else p.FS_WIDTHS
     t0 = time.perf_counter()
-    kw = ({} if p.FS_DATA == "omniglot" else
-          dict(n_background=p.FS_BACKGROUND, n_evaluation=p.FS_EVALUATION,
-               drawings=p.FS_DRAWINGS, seed=0))
-    chars = glyphs.load_characters(p.FS_DATA, **kw)
+    chars = exp.load_characters(p.FS_DATA, p.FS_BACKGROUND, p.FS_EVALUATION, p.FS_DRAWINGS,
+                                seed=0)
     bg, ev = chars.subset("background").images, chars.subset("evaluation").images
     common = dict(ways=p.FS_WAYS, shots=p.FS_SHOTS, queries=p.FS_QUERIES,
                   inner_lr=p.FS_INNER_LR, inner_steps=p.FS_INNER_STEPS, outer_lr=p.FS_OUTER_LR,
@@ -72,12 +69,12 @@ def main(argv=None) -> None:
     tag = args.tag or args.profile
     args.out.mkdir(parents=True, exist_ok=True)
     if args.checkpoints:
-        table = X.fewshot_checkpoints(bg, ev, widths, acts, args.checkpoints, **common)
+        table = exp.compute_fewshot_checkpoints(bg, ev, widths, acts, args.checkpoints, **common)
         atomic_write(args.out / f"fewshot_{tag}_checkpoints.csv",
                      lambda f: table.to_csv(f, index=False))
         print(table.round(4).to_string(index=False))
         return
-    acc, curves, _ = X.compute_fewshot(
+    acc, curves, _ = exp.compute_fewshot(
         bg, ev, widths, acts, meta_steps=p.FS_META_STEPS, val_every=p.FS_VAL_EVERY,
         kernel_lrs=p.KERNEL_LRS, kernel_steps=p.KERNEL_STEPS, kernels=not args.no_kernels,
         **common)

@@ -43,7 +43,6 @@ import optax
 import pandas as pd
 
 
-
 @dataclass(frozen=True)
 class ABC:
     """Exponents of an abc-parametrization for ``len(a) - 1`` hidden layers."""

@@ -25,17 +25,22 @@ COLOURS = {
     "sp": _CB[3], "ntp": _CB[0], "mup": _CB[2],                       # parametrizations
     "nngp": _CB[4], "gp": _CB[4], "ntk": _CB[1],                      # kernel limits
     "network": _CB[7], "ensemble": _CB[5], "centred": _CB[9],         # finite networks
+    "centred ensemble": tuple(0.6 * c for c in _CB[9]),
     "random": _CB[7], "magnitude": _CB[5], "snip": _CB[6], "ntt": _CB[2],  # pruning
-    "fixed": _CB[1], "adaptive": _CB[2],                              # tangent-feature models
+    "fixed": _CB[1], "adaptive": _CB[2], "initial": _CB[8],           # tangent-feature models
+    "gensim": _CB[5],                                                 # Word2Vec reference
     "dense": (0.0, 0.0, 0.0),
 }
 # names in words for legends and axes
 LABELS = {
     "sp": "SP", "ntp": "NTP", "mup": "muP", "nngp": "NNGP", "gp": "GP", "ntk": "NTK",
     "network": "finite network", "ensemble": "ensemble", "centred": "centred network",
+    "centred ensemble": "centred ensemble",
     "random": "random", "magnitude": "magnitude", "snip": "SNIP", "ntt": "NTT",
     "fixed": "fixed tangent features", "adaptive": "adaptive tangent features",
+    "initial": "initial eNTK",
     "dense": "dense network", "sgd": "SGD", "adam": "Adam",
+    "identity": "linear", "relu": "ReLU", "gensim": "gensim",
     "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
 }
 
@@ -96,10 +101,12 @@ def accuracy_bars(ax, final, title: str) -> None:
     if sparse.empty:
         raise ValueError("accuracy_bars needs rows of sparse methods (method != 'dense')")
     sns.barplot(data=sparse, x="density", y="test_acc", hue="method", errorbar=("pi", 100),
-                ax=ax)
+                ax=ax, palette=palette(sparse.method.unique()))
+    handles, names = ax.get_legend_handles_labels()
+    ax.legend(handles, [label(n) for n in names])
     dense = final[final.method == "dense"].test_acc
     if len(dense):
-        ax.axhline(dense.mean(), color="k", ls="--", lw=1)
+        ax.axhline(dense.mean(), color=colour("dense"), ls="--", lw=1)
     ax.set(ylim=(max(0.0, final.test_acc.min() - 0.05), None), ylabel="test accuracy",
            title=title)
 

@@ -32,9 +32,10 @@ it uniformly at 1-3% leaves each class a handful of inputs, which cripples every
   transferred weights and mask are then trained on labels with the mask fixed.
 
 Architectures. The same functions serve a LeNet-5-style CNN (:func:`init_lenet5`: conv 5x5x6
-SAME, 2x2 average pool, conv 5x5x16 VALID, pool, dense 120, 84, k; ReLU, no biases, He init)
-(a closer kin of the paper's convolutional networks than the MLP): a parameter list whose first entry is a 4-D (HWIO) kernel runs the CNN
-(inputs are flattened square single-channel images), otherwise the MLP. The MLP's eNTK uses the
+SAME, 2x2 average pool, conv 5x5x16 VALID, pool, dense 120, 84, k; ReLU, no biases, He init;
+the classic LeNet-5, not the paper's LeNet-5-Caffe): a parameter list whose first entry is a
+4-D (HWIO) kernel runs the CNN (inputs are flattened square single-channel images), otherwise the
+MLP. The MLP's eNTK uses the
 dense-layer structure; the CNN's (:func:`ntkpaper.entk.jacobian_entk`) contracts per-example
 Jacobians (``jax.jacrev``), also differentiable, and is checked against the structured one on MLPs.
 

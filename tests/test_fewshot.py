@@ -224,17 +224,6 @@ def test_maml_keeps_the_best_validation_checkpoint():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_validation_characters_are_held_out():
-    from ntkpaper.experiments.nb03_mup_word2vec_fewshot import split_validation
-    chars = np.arange(40 * 2).reshape(40, 2)
-    train, val = split_validation(chars, 0.15, seed=1)
-    assert len(val) == 6 and len(train) == 34
-    assert not set(train[:, 0]) & set(val[:, 0])
-    assert set(train[:, 0]) | set(val[:, 0]) == set(chars[:, 0])
-    with pytest.raises(ValueError, match="validation fraction"):
-        split_validation(chars, 1.0)
-
-
 def test_kernel_adaptation_is_the_wide_centred_ntp_net_adaptation():
     """One inner SGD step of a wide centred NTP net = one NTK gradient step from f = 0."""
     chars = _images()
@@ -278,23 +267,3 @@ def test_kernel_grid_reads_one_descent_at_every_step_count():
         assert r.acc == pytest.approx(acc.mean())
     k_ss, k_qs = F.task_kernels(kernel_fn, eps[0], eps[2], "ntk")
     assert np.all(F.kernel_adapt(k_ss, k_qs, eps[1], 3, 1.0, 0) == 0)
-
-
-def test_fewshot_drivers_share_tasks_and_the_checkpoint_table_starts_untrained():
-    from ntkpaper.experiments import nb03_mup_word2vec_fewshot as X
-
-    rng = np.random.default_rng(0)
-    bg, ev = rng.random((20, 4, 4, 4)), rng.random((10, 4, 4, 4))
-    common = dict(ways=3, shots=1, queries=1, inner_lr=1.0, inner_steps=1, outer_lr=0.5,
-                  batch=4, test_tasks=30, val_tasks=10, val_fraction=0.2)
-    acc, curves, grid = X.compute_fewshot(bg, ev, [8], ["identity"], meta_steps=4, val_every=2,
-                                          kernel_lrs=[1.0], kernel_steps=[1], **common)
-    assert list(acc.model) == ["muP 8", "muP limit", "GP limit", "NTK limit"]
-    assert set(acc.best_step[:2]) <= {2, 4} and curves.val_acc.notna().sum() == 4
-    ck = X.fewshot_checkpoints(bg, ev, [8], ["identity"], [3, 1], **common)
-    assert list(ck.meta_steps) == [0, 1, 3, 0, 1, 3]
-    start = ck[ck.meta_steps == 0].set_index("model").test_acc
-    assert start["muP 8"] == pytest.approx(acc.set_index("model").acc_before["muP 8"])
-    assert start["muP limit"] == pytest.approx(acc.set_index("model").acc_before["muP limit"])
-    with pytest.raises(ValueError, match="meta-step counts"):
-        X.fewshot_checkpoints(bg, ev, [8], ["identity"], [-1], **common)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from ntkpaper import parametrization as pz
+from ntkpaper import stats
 
 WIDTHS = [128, 512, 2048]
 
@@ -45,7 +46,7 @@ def test_initial_output_scale():
     x, y = _data()
     for name, lo, hi in (("mup", -0.6, -0.4), ("ntp", -0.1, 0.1), ("sp", -0.1, 0.1)):
         df = pz.compute_coord_check(pz.named(name), WIDTHS, x, y, eta=0.0, steps=0, seeds=4)
-        s = pz.fit_slopes(df, "h0").set_index("layer").slope
+        s = stats.power_law_slopes(df, "width", "h0", "layer")
         assert lo < s["out"] < hi, (name, s.to_dict())
         assert abs(s["1"]) < 0.1 and abs(s["2"]) < 0.1, (name, s.to_dict())  # hidden O(1)
 
@@ -56,16 +57,15 @@ def test_one_step_update_of_last_hidden_layer(name, expected):
     """Coordinate check: Delta h^L after one SGD step scales as width^expected."""
     x, y = _data()
     df = pz.compute_coord_check(pz.named(name), WIDTHS, x, y, eta=0.05, steps=1, seeds=3)
-    slope = pz.fit_slopes(df).set_index("layer").slope["2"]
+    slope = stats.power_law_slopes(df, "width", "dh", "layer")["2"]
     assert abs(slope - expected) < 0.15, (name, slope)
 
 
 def test_mup_output_update_is_order_one_and_sp_blows_up():
     x, y = _data()
-    s_mup = pz.fit_slopes(pz.compute_coord_check(pz.named("mup"), WIDTHS, x, y, 0.05)) \
-        .set_index("layer").slope["out"]
-    s_sp = pz.fit_slopes(pz.compute_coord_check(pz.named("sp"), WIDTHS, x, y, 0.05)) \
-        .set_index("layer").slope["out"]
+    s_mup, s_sp = (stats.power_law_slopes(pz.compute_coord_check(pz.named(name), WIDTHS, x, y,
+                                                                 0.05), "width", "dh", "layer")
+                   ["out"] for name in ("mup", "sp"))
     assert abs(s_mup) < 0.15 and s_sp > 0.8, (s_mup, s_sp)
 
 
@@ -79,7 +79,7 @@ def test_adam_coordinate_check(name, expected):
     x, y = _data()
     df = pz.compute_coord_check(pz.named(name), WIDTHS, x, y, eta=0.01, steps=1, seeds=3,
                                 optimizer="adam")
-    slopes = pz.fit_slopes(df).set_index("layer").slope
+    slopes = stats.power_law_slopes(df, "width", "dh", "layer")
     for layer, want in expected.items():
         assert abs(slopes[layer] - want) < 0.2, (name, slopes.to_dict())
 
@@ -96,34 +96,6 @@ def test_learning_rates_and_their_errors():
         pz.custom([0, 0], [0, 0.5], 0, c_adam=[1.0])
     with pytest.raises(ValueError, match="'maximal'"):
         pz.custom([0, 0], [0, 0.5], 0, c_adam="max")
-
-
-def test_sweep_equals_single_runs():
-    x, y = _data()
-    abc = pz.named("mup", 2)
-    sweep = pz.compute_lr_sweep(abc, [32], [0.1, 0.4], x, y, steps=5, optimizer="adam")
-    p0 = pz.init(jax.random.PRNGKey(0), abc, x.shape[1], 32, y.shape[1])
-    for eta, loss in zip(sweep.eta, sweep.loss):
-        single = float(pz.train(p0, abc, x, y, eta, 5, optimizer="adam")[1][-1])
-        assert loss == pytest.approx(single, rel=1e-4)
-    assert sweep.loss.iloc[0] != pytest.approx(sweep.loss.iloc[1], rel=1e-3)
-
-
-def test_relu_ntp_converges_to_ntk_and_mup_does_not():
-    """Centred NTP ReLU nets approach NTK gradient flow like width^-1/2; muP nets stay away from
-    it but agree more and more with a much wider muP net (the limit we do not compute)."""
-    x, y = _data(n=16, d=16, k=2)
-    xt, _ = _data(n=8, d=16, k=2, seed=1)
-    df = pz.compute_relu_limits(x, y, xt, [128, 512, 2048], eta=0.5, steps=20, seeds=3,
-                                ref_width=16384)
-    m = df.groupby(["parametrization", "width"])[["dist_ntk", "dist_ref"]].mean()
-    ntp = m.loc["ntp"].dist_ntk
-    s_ntp = np.polyfit(np.log(ntp.index), np.log(ntp.to_numpy()), 1)[0]
-    assert -0.7 < s_ntp < -0.3, ntp.to_dict()
-    mup = m.loc["mup"]
-    assert mup.dist_ntk.min() > 3 * ntp.min(), m
-    s_ref = np.polyfit(np.log(mup.index), np.log(mup.dist_ref.to_numpy()), 1)[0]
-    assert s_ref < -0.3, mup.to_dict()
 
 
 def _linear_problem(n=12, d=6, k=3, seed=0):

@@ -123,15 +123,3 @@ def test_lenet5_shapes_masks_and_kernel():
     with pytest.raises(ValueError, match="side >= 12"):
         sp.init_lenet5(jax.random.PRNGKey(0), side=8)
 
-
-def test_lenet5_comparison_runs_and_ntt_transfers_without_labels():
-    x, y = _data(n=48, d=256)
-    curves, log = sp.compute_sparse_comparison(
-        x, y, x[:16], y[:16], None, [0.2], ["ntt"], seeds=1, epochs=1, batch=16,
-        lr=1e-3, ntt_steps=20, ntt_batch=8, ntt_lr=3e-3, mask_every=10, arch="lenet5")
-    assert set(curves.method) == {"dense", "ntt"}
-    assert log.ntk_loss.iloc[-1] < log.ntk_loss.iloc[0]
-    assert log.output_loss.iloc[-1] < log.output_loss.iloc[0]
-    with pytest.raises(ValueError, match="arch must be"):
-        sp.compute_sparse_comparison(x, y, x, y, None, [0.2], ["random"], 1, 1, 16, 1e-3, 1,
-                                     arch="resnet")

@@ -1,5 +1,17 @@
-"""Drivers of notebook 03 (TP4's showcase experiments): Word2Vec widths and limits, few-shot
-MAML widths and limits. Each returns a tidy DataFrame; the notebook plots and checks claims.
+"""Driver of notebook ``03_mup_word2vec_fewshot`` (TP4's showcase experiments): Word2Vec at
+several widths and its limits, few-shot first-order MAML at several widths and its limits.
+
+* data: :func:`load_corpus` (the corpus, possibly truncated, and its analogy questions) and
+  :func:`load_characters` (Omniglot or the glyph stand-in);
+* ``compute_*``: :func:`compute_word2vec`, :func:`compute_fewshot`,
+  :func:`compute_fewshot_checkpoints` (used by ``benchmarks/fewshot_scale.py``) return tidy
+  DataFrames (one row per model) and small dicts;
+* ledger entries: :func:`word2vec_records`, :func:`movement_slopes`, :func:`fewshot_records`
+  return ``{key: value}`` dicts under the ledger keys the notebook has always used;
+* ``plot_*`` return matplotlib Figures (the caption names the data and the profile);
+  :func:`table2`, :func:`character_counts`, :func:`full_budget_table` return small tables;
+* :data:`CLAIMS`: the notebook's claims and checks, with their criteria fixed here before any
+  number is computed.
 """
 
 from __future__ import annotations
@@ -7,59 +19,310 @@ from __future__ import annotations
 import time
 
 import jax
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 
-from ntkpaper import fewshot as F
-from ntkpaper import parametrization as P
-from ntkpaper import word2vec as W
+from ntkpaper import claims, fewshot, parametrization, paths, plotting, stats, word2vec
+from ntkpaper.claims import Claim
+from ntkpaper.data import glyphs, text
+
+TP4 = "Yang & Hu 2021 (TP4)"
+_W2V_SOURCE = f"{TP4}, Sec. 9, Word2Vec experiment (Fig. 3; edwardjhu/TP4 word2vec.png)"
+_MAML_SOURCE = f"{TP4}, Sec. 9, Omniglot MAML experiment (Table 2; edwardjhu/TP4 MAML.png)"
+_ACTIVATION_LABELS = {"identity": "linear", "relu": "ReLU"}
+FULL_RUN_DIR = ("benchmarks", "results")
+FULL_RUN_CAPTION = ("5-way 1-shot, glyph stand-in for Omniglot (not Omniglot); committed run of "
+                    "benchmarks/fewshot_scale.py --profile full")
 
 
-def compute_word2vec(text: str, questions: pd.DataFrame, vocab_size: int, mup_widths,
+# ---------------------------------------------------------------------------------------------
+# claims: what the evidence tables are tested for (criteria fixed in 9b4acd9, before the first
+# cpu run; unchanged since)
+
+def _mup_nets(w2v: pd.DataFrame) -> pd.DataFrame:
+    return w2v[(w2v.parametrization == "mup") & np.isfinite(w2v.width)].sort_values("width")
+
+
+def _w2v_acc(w2v: pd.DataFrame, model: str) -> float:
+    return float(w2v.loc[w2v.model == model, "accuracy"].iloc[0])
+
+
+def _w2v_improves(w2v):
+    mup = _mup_nets(w2v)
+    accs = mup.accuracy.to_numpy()
+    return (", ".join(f"{int(w)}: {a:.3f}" for w, a in zip(mup.width, accs)),
+            accs[-1] > accs[0] and np.all(np.diff(accs) > -0.01))
+
+
+def _w2v_approaches(w2v):
+    accs, lim = _mup_nets(w2v).accuracy.to_numpy(), _w2v_acc(w2v, "muP limit")
+    gap = abs(accs[-1] - lim)
+    return (f"limit {lim:.3f}; widest {accs[-1]:.3f}, narrowest {accs[0]:.3f}",
+            gap < abs(accs[0] - lim) and gap < 0.02)
+
+
+def _w2v_limit_vs_kernel(w2v, info):
+    lim, ker = _w2v_acc(w2v, "muP limit"), _w2v_acc(w2v, "GP/NTK limit")
+    return (f"muP limit {lim:.3f}, GP/NTK limit {ker:.4f} (chance {info['chance']:.4f})",
+            lim >= 10 * max(ker, info["chance"]) and lim > 0.05)
+
+
+def _w2v_freeze(slopes):
+    return (f"slopes NTP {slopes['ntp']:+.2f}, muP {slopes['mup']:+.2f}",
+            -0.7 <= slopes["ntp"] <= -0.3 and slopes["mup"] > -0.15)
+
+
+def _fs_row(fs: pd.DataFrame, model: str, activation: str) -> tuple[float, float]:
+    """(meta-test accuracy, its standard error over tasks) of one model."""
+    row = fs[(fs.model == model) & (fs.activation == activation)]
+    return float(row.acc.iloc[0]), float(row.stderr.iloc[0])
+
+
+def _fs_nets(fs: pd.DataFrame, activation: str) -> pd.DataFrame:
+    return fs[(fs.activation == activation) & np.isfinite(fs.width)].sort_values("width")
+
+
+def _fs_limit_vs_kernels(fs):
+    lim, sem = _fs_row(fs, "muP limit", "identity")
+    kernel = max(_fs_row(fs, m, "identity")[0] for m in ("GP limit", "NTK limit"))
+    return (f"muP limit {lim:.3f} +- {sem:.3f}; best kernel limit {kernel:.3f}",
+            lim > kernel + 2 * sem)
+
+
+def _fs_approaches(fs):
+    lim, nets = _fs_row(fs, "muP limit", "identity")[0], _fs_nets(fs, "identity")
+    return (", ".join(f"{int(w)}: {a:.3f}" for w, a in zip(nets.width, nets.acc))
+            + f"; limit {lim:.3f}",
+            abs(nets.acc.iloc[-1] - lim) < abs(nets.acc.iloc[0] - lim))
+
+
+def _fs_meta_gain(fs):
+    lim, sem = _fs_row(fs, "muP limit", "identity")
+    gain = lim - float(fs[fs.model == "muP limit"].acc_before.iloc[0])
+    return f"after - before = {gain:+.3f}", gain > 2 * sem
+
+
+def _fs_relu_vs_ntk(fs):
+    widest, ntk = _fs_nets(fs, "relu").iloc[-1], _fs_row(fs, "NTK limit", "relu")[0]
+    return (f"muP {int(widest.width)}: {widest.acc:.3f} +- {widest.stderr:.3f}; "
+            f"NTK limit {ntk:.3f}", widest.acc > ntk + 2 * widest.stderr)
+
+
+CLAIMS = claims.collect(
+    Claim("w2v_mup_improves_with_width",
+          "Word2Vec: finite muP nets answer more analogies as width grows", source=_W2V_SOURCE,
+          criterion="widest > narrowest and no drop > 0.01 between widths", test=_w2v_improves),
+    Claim("w2v_mup_approaches_limit", "Word2Vec: finite muP nets approach the computed muP limit",
+          source=_W2V_SOURCE, test=_w2v_approaches,
+          criterion="|widest - limit| < |narrowest - limit| and < 0.02"),
+    # "the GP/NTK limit's embeddings do not move" holds by construction: a check (issue 14)
+    Claim("w2v_limit_beats_kernel",
+          "Word2Vec: the muP limit learns analogies, the GP/NTK limit answers at chance (its "
+          "embeddings never move: by construction, its table is the random initialisation)",
+          source=f"{_W2V_SOURCE}; TP4 states that the kernel limits' embeddings do not move",
+          criterion="muP limit >= 10x GP/NTK limit and > 0.05", test=_w2v_limit_vs_kernel,
+          kind="check"),
+    Claim("w2v_ntp_embeddings_freeze",
+          "Word2Vec: NTP embeddings move less as width grows (~ width^-1/2), muP embeddings "
+          "do not",
+          source=f"{TP4}, abstract (the NTK parametrization has no feature-learning limit) "
+                 "and Sec. 9, Word2Vec experiment",
+          criterion="NTP in [-0.7, -0.3], muP > -0.15", test=_w2v_freeze),
+    Claim("fs_mup_limit_beats_kernels",
+          "Few-shot: the linear net's muP limit beats its GP and NTK limits after "
+          "meta-training (TP4 Table 2)", source=_MAML_SOURCE,
+          criterion="muP limit > best kernel limit + 2 standard errors",
+          test=_fs_limit_vs_kernels),
+    Claim("fs_mup_approaches_limit",
+          "Few-shot: finite linear muP nets approach the muP limit as width grows",
+          source=_MAML_SOURCE, criterion="|widest - limit| < |narrowest - limit|",
+          test=_fs_approaches),
+    Claim("fs_meta_training_helps_limit",
+          "Few-shot: meta-training improves the muP limit over its un-meta-trained adaptation "
+          "(features are learned)",
+          source=f"{TP4}, abstract (few-shot learning via MAML relies crucially on feature "
+                 "learning) and Sec. 9, Omniglot MAML experiment",
+          criterion="> 2 standard errors", test=_fs_meta_gain),
+    Claim("fs_relu_mup_beats_ntk", "Few-shot: the widest ReLU muP net beats the ReLU NTK limit",
+          source=f"{TP4}, abstract (feature-learning networks outperform NTK baselines); TP4's "
+                 "MAML results show finite widths for the linear net only, so the ReLU case "
+                 "extends the claim",
+          criterion="muP > NTK + 2 standard errors", test=_fs_relu_vs_ntk),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+
+def load_corpus(name: str, max_tokens: int = 0) -> tuple[str, pd.DataFrame, str]:
+    """The Word2Vec corpus, its analogy questions and its title.
+
+    Args:
+        name: ``"wiki_standin"`` or ``"text8"`` (see :func:`ntkpaper.data.text.load_corpus`).
+        max_tokens: keep the first ``max_tokens`` words (``0``: the whole corpus).
+
+    Returns:
+        ``(text, questions, title)``: space-separated words, the Google analogy questions
+        (one row per question) and the corpus title (names a stand-in when it is one).
+    """
+    corpus = text.load_corpus(name)
+    body = " ".join(corpus.text.split()[:max_tokens]) if max_tokens else corpus.text
+    return body, corpus.questions, corpus.meta["title"]
+
+
+def load_characters(name: str, n_background: int, n_evaluation: int, drawings: int,
+                    seed: int = 0) -> glyphs.CharacterSet:
+    """Omniglot (``name="omniglot"``; the sizes are then the official ones) or the glyph
+    stand-in with ``n_background`` / ``n_evaluation`` alphabets and ``drawings`` drawings per
+    character. Returns a :class:`ntkpaper.data.glyphs.CharacterSet` (images (C, D, S, S))."""
+    kw = ({} if name == "omniglot" else
+          dict(n_background=n_background, n_evaluation=n_evaluation, drawings=drawings,
+               seed=seed))
+    return glyphs.load_characters(name, **kw)
+
+
+def character_counts(chars: glyphs.CharacterSet) -> pd.Series:
+    """Alphabets and characters of both splits and the drawings per character."""
+    bg, ev = chars.subset("background"), chars.subset("evaluation")
+    return pd.Series({"background alphabets": len(set(bg.alphabet)),
+                      "background characters": len(bg.images),
+                      "evaluation alphabets": len(set(ev.alphabet)),
+                      "evaluation characters": len(ev.images),
+                      "drawings per character": ev.images.shape[1]})
+
+
+# ---------------------------------------------------------------------------------------------
+# Word2Vec
+
+def compute_word2vec(corpus: str, questions: pd.DataFrame, vocab_size: int, mup_widths,
                      other_widths, eta: float, *, epochs: int, window: int, negative: int,
                      sample: float, workers: int, seed: int = 0, reference_dim: int = 100):
     """Analogy accuracy and embedding movement for muP (widths + the exact limit), NTP and SP
     (``other_widths``), the kernel limit (the embeddings at initialisation: they do not move) and
     gensim's own word2vec (its initialisation, ``reference_dim`` dimensions, same rate).
 
-    Returns ``(df, info)``: rows model, parametrization, width (``inf`` for limits), accuracy,
-    movement, seconds; ``info``: vocabulary size, tokens, questions.
+    Args:
+        corpus: space-separated words.
+        questions: the analogy questions (see :func:`ntkpaper.word2vec.analogy_indices`).
+        vocab_size: most frequent words kept (V; the muP limit has this dimension).
+        mup_widths, other_widths: embedding widths of the muP nets and of NTP and SP.
+        eta: base learning rate; the other keywords go to :func:`ntkpaper.word2vec.train`.
+
+    Returns:
+        ``(df, info)``: ``df`` has one row per model with columns model, parametrization, width
+        (``inf`` for limits), accuracy, movement (``||E_T - E_0|| / ||E_0||``), seconds;
+        ``info``: vocab (V), tokens, questions (in the vocabulary), chance (``1 / (V - 3)``).
     """
-    vocab = W.build_vocab(text, max_size=vocab_size)
-    ids = W.encode(text, vocab)
-    q, _ = W.analogy_indices(questions, vocab)
+    vocab = word2vec.build_vocab(corpus, max_size=vocab_size)
+    ids = word2vec.encode(corpus, vocab)
+    q, _ = word2vec.analogy_indices(questions, vocab)
     common = dict(epochs=epochs, window=window, negative=negative, sample=sample,
                   workers=workers, seed=seed)
     rows = []
 
     def add(model, param, width, res):
         rows.append(dict(model=model, parametrization=param, width=width,
-                         accuracy=W.analogy_accuracy(res["embeddings"], q),
-                         movement=W.relative_change(res["embeddings"], res["initial"]),
+                         accuracy=word2vec.analogy_accuracy(res["embeddings"], q),
+                         movement=word2vec.relative_change(res["embeddings"], res["initial"]),
                          seconds=res["seconds"]))
 
     for name, widths in (("mup", mup_widths), ("ntp", other_widths), ("sp", other_widths)):
         for n in widths:
-            add(f"{name} {n}", name, float(n),
-                W.train(ids, vocab, W.scales(name, int(n), eta, len(vocab)), **common))
-    lim = W.train(ids, vocab, W.scales("mup", None, eta, len(vocab)), **common)
+            add(f"{name} {n}", name, float(n), word2vec.train(
+                ids, vocab, word2vec.scales(name, int(n), eta, len(vocab)), **common))
+    lim = word2vec.train(ids, vocab, word2vec.scales("mup", None, eta, len(vocab)), **common)
     add("muP limit", "mup", np.inf, lim)
     # kernel (GP/NTK) limit: embeddings stay at their random initialisation (exact as n -> inf);
     # evaluated with a wide random table
     rng = np.random.default_rng(seed)
     emb0 = rng.standard_normal((len(vocab), 4096)).astype(np.float32)
     rows.append(dict(model="GP/NTK limit", parametrization="ntp", width=np.inf,
-                     accuracy=W.analogy_accuracy(emb0, q), movement=0.0, seconds=0.0))
-    ref = W.train(ids, vocab, None, dim=reference_dim, **common)
+                     accuracy=word2vec.analogy_accuracy(emb0, q), movement=0.0, seconds=0.0))
+    ref = word2vec.train(ids, vocab, None, dim=reference_dim, **common)
     add(f"gensim default ({reference_dim}-d)", "gensim", float(reference_dim), ref)
     info = dict(vocab=len(vocab), tokens=int(len(ids)), questions=int(len(q)),
                 chance=1.0 / (len(vocab) - 3))
     return pd.DataFrame(rows), info
 
 
+def _ledger_name(model: str) -> str:
+    return model.replace(" ", "_")
+
+
+def word2vec_records(w2v: pd.DataFrame) -> dict:
+    """``{"acc_<model>": accuracy, "move_<model>": movement}`` per row of
+    :func:`compute_word2vec`'s table (spaces in model names become ``_``)."""
+    out = {}
+    for r in w2v.itertuples():
+        out[f"acc_{_ledger_name(r.model)}"] = r.accuracy
+        out[f"move_{_ledger_name(r.model)}"] = r.movement
+    return out
+
+
+def _w2v_nets(w2v: pd.DataFrame) -> pd.DataFrame:
+    """The finite-width nets (muP, NTP, SP) of :func:`compute_word2vec`'s table."""
+    return w2v[np.isfinite(w2v.width) & (w2v.parametrization != "gensim")]
+
+
+def movement_slopes(w2v: pd.DataFrame) -> dict[str, float]:
+    """``{parametrization: slope}`` of log(embedding movement) vs log(width), finite nets."""
+    return stats.power_law_slopes(_w2v_nets(w2v), "width", "movement",
+                                  "parametrization").to_dict()
+
+
+def _limit_line(ax, value: float, method: str, name: str, ls: str) -> None:
+    ax.axhline(value, color=plotting.colour(method), ls=ls, lw=1.5, label=name)
+
+
+def plot_word2vec(w2v: pd.DataFrame, info: dict, slopes: dict, caption: str):
+    """Left: analogy accuracy vs width per parametrization, the limits and gensim as lines.
+    Right: embedding movement vs width (log-log) with fitted slopes.
+
+    Args:
+        w2v, info: the outputs of :func:`compute_word2vec`.
+        slopes: :func:`movement_slopes`.
+        caption: names the corpus and the profile (``run.caption(...)``).
+    """
+    nets = _w2v_nets(w2v)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for p, g in nets.groupby("parametrization"):
+        axes[0].plot(g.width, g.accuracy, marker="o", color=plotting.colour(p),
+                     label=plotting.label(p))
+    _limit_line(axes[0], _w2v_acc(w2v, "muP limit"), "mup", "muP limit", "--")
+    _limit_line(axes[0], _w2v_acc(w2v, "GP/NTK limit"), "ntk", "GP/NTK limit", ":")
+    ref = w2v[w2v.parametrization == "gensim"].iloc[0]
+    _limit_line(axes[0], ref.accuracy, "gensim", ref.model, "-.")
+    axes[0].set(xscale="log", xlabel="width", ylabel="analogy accuracy",
+                title=f"CBOW, {info['questions']} analogy questions, V={info['vocab']}")
+    axes[0].legend(fontsize=7)
+    plotting.scaling_plot(axes[1], nets, "width", "movement",
+                          hue="parametrization", slopes=slopes,
+                          ylabel="relative embedding change",
+                          title="how far the input embeddings moved (NTP: ~ width^-1/2)")
+    fig.suptitle(caption)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# few-shot learning with first-order MAML
+
 def split_validation(background: np.ndarray, fraction: float, seed: int = 0):
     """Hold out ``fraction`` of the background characters (whole characters, drawn at random)
-    for meta-validation, as torchmeta's Omniglot split does. (C, D, ...) -> (train, val)."""
+    for meta-validation, as torchmeta's Omniglot split does.
+
+    Args:
+        background: (C, ...) characters.
+        fraction: in (0, 1); at least one character is held out.
+
+    Returns:
+        ``(train, val)``: (C - m, ...) and (m, ...) with m = round(fraction C), in the original
+        order.
+
+    Raises:
+        ValueError: ``fraction`` outside (0, 1).
+    """
     if not 0 < fraction < 1:
         raise ValueError(f"validation fraction must be in (0, 1), got {fraction}")
     order = np.random.default_rng(seed).permutation(len(background))
@@ -71,22 +334,28 @@ def _fewshot_tasks(background, evaluation, ways, shots, queries, test_tasks, val
                    val_fraction, seed):
     """(meta-training characters, validation episodes, test episodes) for both drivers."""
     train_chars, val_chars = split_validation(background, val_fraction, seed)
-    test = F.sample_episodes(evaluation, test_tasks, ways, shots, queries,
-                             np.random.default_rng(seed + 1))
-    val = F.sample_episodes(val_chars, val_tasks, ways, shots, queries,
-                            np.random.default_rng(seed + 2))
+    test = fewshot.sample_episodes(evaluation, test_tasks, ways, shots, queries,
+                                   np.random.default_rng(seed + 1))
+    val = fewshot.sample_episodes(val_chars, val_tasks, ways, shots, queries,
+                                  np.random.default_rng(seed + 2))
     return train_chars, val, test
 
 
 def _fewshot_models(widths, activation, background, ways, seed, limit):
     """[(model name, width, initial muP parameters)]: each width, then the linear limit."""
     d = background.shape[2] * background.shape[3]
-    abc = P.named("mup", 1)
-    runs = [(f"muP {n}", float(n), P.init(jax.random.PRNGKey(seed), abc, d, int(n), ways))
+    abc = parametrization.named("mup", 1)
+    runs = [(f"muP {n}", float(n),
+             parametrization.init(jax.random.PRNGKey(seed), abc, d, int(n), ways))
             for n in widths]
     if activation == "identity" and limit:
-        runs.append(("muP limit", np.inf, F.limit_params(d, ways)))
+        runs.append(("muP limit", np.inf, fewshot.limit_params(d, ways)))
     return runs
+
+
+def _mean_and_stderr(acc: np.ndarray) -> tuple[float, float]:
+    """Mean of per-task accuracies (T,) and its standard error over tasks."""
+    return acc.mean(), acc.std() / np.sqrt(len(acc))
 
 
 def compute_fewshot(background: np.ndarray, evaluation: np.ndarray, widths, activations, *,
@@ -98,37 +367,45 @@ def compute_fewshot(background: np.ndarray, evaluation: np.ndarray, widths, acti
     """Meta-test accuracy of first-order MAML in muP per width and activation, of the linear
     net's exact muP limit, and of the GP/NTK limits (see :mod:`ntkpaper.fewshot`).
 
-    ``background``/``evaluation``: (C, D, S, S) characters of the two splits (disjoint
-    alphabets). ``val_fraction`` of the background characters are held out; ``val_tasks``
-    tasks drawn from them choose the kernel limits' inner-loop rate and steps and, with
-    ``val_every > 0``, the best meta-training checkpoint (evaluated every ``val_every`` steps,
-    as TP4 kept the best model on its validation split).
+    ``val_fraction`` of the background characters are held out; ``val_tasks`` tasks drawn from
+    them choose the kernel limits' inner-loop rate and steps and, with ``val_every > 0``, the
+    best meta-training checkpoint (evaluated every ``val_every`` steps, as TP4 kept the best
+    model on its validation split).
 
-    Returns ``(acc, curves, kernel_grid)``: rows model, activation, width, acc, stderr,
-    acc_before (before meta-training), acc_last (after the last step), best_step; per-step
-    meta-training losses with ``val_acc`` at the checkpoints (NaN elsewhere); the kernel grid
-    (empty without ``kernels``, which skips the GP/NTK limits; ``limit=False`` skips the linear
-    muP limit).
+    Args:
+        background, evaluation: (C, D, S, S) characters of the two splits (disjoint alphabets).
+        widths: hidden widths of the muP nets; activations: ``"identity"`` and/or ``"relu"``.
+        kernels: ``False`` skips the GP/NTK limits (the only part that needs neural-tangents);
+        limit: ``False`` skips the linear muP limit.
+
+    Returns:
+        ``(acc, curves, kernel_grid)``: ``acc`` has one row per model with columns model,
+        activation, width (``inf`` for limits), acc, stderr (over test tasks), acc_before
+        (before meta-training), acc_last (after the last step), best_step, seconds (and lr,
+        steps for the kernel limits); ``curves`` one row per meta-step and model (loss, and
+        ``val_acc`` at the checkpoints, NaN elsewhere); ``kernel_grid`` the validation accuracy
+        of every kernel rate and step count (empty without ``kernels``).
     """
     train_chars, val, test = _fewshot_tasks(background, evaluation, ways, shots, queries,
                                             test_tasks, val_tasks, val_fraction, seed)
-    abc = P.named("mup", 1)
+    abc = parametrization.named("mup", 1)
     kw = dict(inner_lr=inner_lr, inner_steps=inner_steps)
     rows, curves, grids = [], [], []
     for act in activations:
         for model, width, p in _fewshot_models(widths, act, background, ways, seed, limit):
             t0 = time.perf_counter()
-            before = F.maml_accuracy(p, abc, test, activation=act, **kw)
-            res = F.maml_train(p, abc, train_chars, ways=ways, shots=shots, queries=queries,
-                               outer_lr=outer_lr, meta_steps=meta_steps, batch=batch,
-                               activation=act, seed=seed, val=val, val_every=val_every, **kw)
-            acc = F.maml_accuracy(res.params, abc, test, activation=act, **kw)
+            before = fewshot.maml_accuracy(p, abc, test, activation=act, **kw)
+            res = fewshot.maml_train(p, abc, train_chars, ways=ways, shots=shots,
+                                     queries=queries, outer_lr=outer_lr, meta_steps=meta_steps,
+                                     batch=batch, activation=act, seed=seed, val=val,
+                                     val_every=val_every, **kw)
+            acc = fewshot.maml_accuracy(res.params, abc, test, activation=act, **kw)
             last = (acc if res.best_step == meta_steps else
-                    F.maml_accuracy(res.last, abc, test, activation=act, **kw))
-            rows.append(dict(model=model, activation=act, width=width, acc=acc.mean(),
-                             stderr=acc.std() / np.sqrt(len(acc)), acc_before=before.mean(),
-                             acc_last=last.mean(), best_step=res.best_step,
-                             seconds=time.perf_counter() - t0))
+                    fewshot.maml_accuracy(res.last, abc, test, activation=act, **kw))
+            mean, stderr = _mean_and_stderr(acc)
+            rows.append(dict(model=model, activation=act, width=width, acc=mean, stderr=stderr,
+                             acc_before=before.mean(), acc_last=last.mean(),
+                             best_step=res.best_step, seconds=time.perf_counter() - t0))
             val_acc = np.full(len(res.losses), np.nan)
             val_acc[res.val_steps - 1] = res.val_acc
             curves.append(pd.DataFrame(dict(model=model, activation=act, width=width,
@@ -136,40 +413,55 @@ def compute_fewshot(background: np.ndarray, evaluation: np.ndarray, widths, acti
                                             loss=res.losses, val_acc=val_acc)))
         if not kernels:
             continue
-        from ntkpaper import architectures as A  # neural-tangents: only for the kernel limits
-        _, _, kernel_fn = A.fc(1, W_std=1.0, b_std=None, activation=act, out_dim=ways)
-        grid = F.kernel_grid(kernel_fn, val, ways, kernel_lrs, kernel_steps).assign(activation=act)
+        from ntkpaper import architectures  # neural-tangents: only for the kernel limits
+        _, _, kernel_fn = architectures.fc(1, W_std=1.0, b_std=None, activation=act,
+                                           out_dim=ways)
+        grid = fewshot.kernel_grid(kernel_fn, val, ways, kernel_lrs, kernel_steps).assign(
+            activation=act)
         grids.append(grid)
         for kind, g in grid.groupby("kind"):
             best = g.loc[g.acc.idxmax()]
-            acc = F.kernel_accuracy(kernel_fn, test, kind, float(best.lr), int(best.steps), ways)
+            acc = fewshot.kernel_accuracy(kernel_fn, test, kind, float(best.lr),
+                                          int(best.steps), ways)
+            mean, stderr = _mean_and_stderr(acc)
             rows.append(dict(model="GP limit" if kind == "nngp" else "NTK limit", activation=act,
-                             width=np.inf, acc=acc.mean(), stderr=acc.std() / np.sqrt(len(acc)),
-                             acc_before=acc.mean(), acc_last=acc.mean(), best_step=0,
-                             seconds=0.0, lr=float(best.lr), steps=int(best.steps)))
+                             width=np.inf, acc=mean, stderr=stderr, acc_before=mean,
+                             acc_last=mean, best_step=0, seconds=0.0, lr=float(best.lr),
+                             steps=int(best.steps)))
     grid = pd.concat(grids, ignore_index=True) if grids else pd.DataFrame()
     curves = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(
         columns=["model", "activation", "width", "step", "loss", "val_acc"])
     return pd.DataFrame(rows), curves, grid
 
 
-def fewshot_checkpoints(background: np.ndarray, evaluation: np.ndarray, widths, activations,
-                        checkpoints, *, ways: int, shots: int, queries: int, inner_lr: float,
-                        inner_steps: int, outer_lr: float, batch: int, test_tasks: int,
-                        val_tasks: int, val_fraction: float = 0.15, seed: int = 0,
-                        limit: bool = True) -> pd.DataFrame:
+def compute_fewshot_checkpoints(background: np.ndarray, evaluation: np.ndarray, widths,
+                                activations, checkpoints, *, ways: int, shots: int,
+                                queries: int, inner_lr: float, inner_steps: int,
+                                outer_lr: float, batch: int, test_tasks: int, val_tasks: int,
+                                val_fraction: float = 0.15, seed: int = 0,
+                                limit: bool = True) -> pd.DataFrame:
     """Meta-test and validation accuracy during meta-training, without checkpoint selection.
 
     Same tasks and initial networks as :func:`compute_fewshot`; MAML runs from one checkpoint
     (cumulative meta-steps, ``0`` included) to the next, each segment with a fresh task stream
-    (seed ``seed + k`` for the k-th segment). Returns rows model, activation, width, meta_steps,
-    test_acc, test_stderr, val_acc.
+    (seed ``seed + k`` for the k-th segment).
+
+    Args:
+        background, evaluation: (C, D, S, S) characters of the two splits.
+        checkpoints: cumulative meta-step counts (>= 0; sorted, ``0`` added).
+
+    Returns:
+        One row per model and checkpoint: model, activation, width, meta_steps, test_acc,
+        test_stderr, val_acc.
+
+    Raises:
+        ValueError: a negative checkpoint.
     """
     if any(int(c) < 0 for c in checkpoints):
         raise ValueError(f"checkpoints are meta-step counts >= 0, got {list(checkpoints)}")
     train_chars, val, test = _fewshot_tasks(background, evaluation, ways, shots, queries,
                                             test_tasks, val_tasks, val_fraction, seed)
-    abc = P.named("mup", 1)
+    abc = parametrization.named("mup", 1)
     kw = dict(inner_lr=inner_lr, inner_steps=inner_steps)
     rows = []
     for act in activations:
@@ -177,14 +469,161 @@ def fewshot_checkpoints(background: np.ndarray, evaluation: np.ndarray, widths, 
             done = 0
             for k, target in enumerate(sorted({0, *map(int, checkpoints)})):
                 if target > done:
-                    p = F.maml_train(p, abc, train_chars, ways=ways, shots=shots,
-                                     queries=queries, outer_lr=outer_lr,
-                                     meta_steps=target - done, batch=batch, activation=act,
-                                     seed=seed + k, **kw).last
+                    p = fewshot.maml_train(p, abc, train_chars, ways=ways, shots=shots,
+                                           queries=queries, outer_lr=outer_lr,
+                                           meta_steps=target - done, batch=batch,
+                                           activation=act, seed=seed + k, **kw).last
                     done = target
-                acc = F.maml_accuracy(p, abc, test, activation=act, **kw)
+                acc = fewshot.maml_accuracy(p, abc, test, activation=act, **kw)
+                mean, stderr = _mean_and_stderr(acc)
                 rows.append(dict(model=model, activation=act, width=width, meta_steps=done,
-                                 test_acc=acc.mean(), test_stderr=acc.std() / np.sqrt(len(acc)),
-                                 val_acc=F.maml_accuracy(p, abc, val, activation=act,
-                                                         **kw).mean()))
+                                 test_acc=mean, test_stderr=stderr,
+                                 val_acc=fewshot.maml_accuracy(p, abc, val, activation=act,
+                                                               **kw).mean()))
     return pd.DataFrame(rows)
+
+
+def fewshot_records(fs: pd.DataFrame) -> dict:
+    """``{"<activation>_<model>_acc": ..., "..._acc_before_meta": ..., "..._acc_last_step":
+    ...}`` per row of :func:`compute_fewshot`'s accuracy table."""
+    out = {}
+    for r in fs.itertuples():
+        key = f"{r.activation}_{_ledger_name(r.model)}"
+        out[f"{key}_acc"] = r.acc
+        out[f"{key}_acc_before_meta"] = r.acc_before
+        out[f"{key}_acc_last_step"] = r.acc_last
+    return out
+
+
+def plot_characters(chars: glyphs.CharacterSet, seed: int, caption: str, n_chars: int = 6):
+    """``n_chars`` evaluation characters drawn with ``seed``, one per row, with up to 10 of their
+    drawings; the caption names the data and the profile."""
+    ev = chars.subset("evaluation")
+    pick = np.random.default_rng(seed).choice(len(ev.images), n_chars, replace=False)
+    ncol = min(10, ev.images.shape[1])
+    fig, axes = plt.subplots(n_chars, ncol, figsize=(ncol * 0.8, n_chars * 0.85))
+    for i, c in enumerate(pick):
+        for j in range(ncol):
+            axes[i, j].imshow(ev.images[c, j], cmap="gray_r", vmin=0, vmax=1)
+            axes[i, j].axis("off")
+        axes[i, 0].set_title(chars.alphabets[ev.alphabet[c]], fontsize=7, loc="left")
+    fig.suptitle(f"evaluation characters:\n{caption}")
+    return fig
+
+
+def _accuracy_panel(ax, fs: pd.DataFrame, activation: str, title: str,
+                    before: bool = True) -> None:
+    """Meta-test accuracy of the muP nets of one activation vs width (error bars: standard
+    error over tasks), before meta-training (dotted), and the limits as horizontal lines."""
+    nets = _fs_nets(fs, activation)
+    ax.errorbar(nets.width, nets.acc, yerr=nets.stderr, marker="o", color=plotting.colour("mup"),
+                label="muP nets, meta-trained")
+    if before:
+        ax.plot(nets.width, nets.acc_before, ":", marker=".", color=plotting.colour("mup"),
+                label="muP nets, before meta-training")
+    for model, method, ls in (("muP limit", "mup", "--"), ("NTK limit", "ntk", "-."),
+                              ("GP limit", "gp", ":")):
+        row = fs[(fs.model == model) & (fs.activation == activation)]
+        if len(row):
+            _limit_line(ax, float(row.acc.iloc[0]), method, model, ls)
+    ax.set(xscale="log", xlabel="width", ylabel="meta-test accuracy",
+           title=f"{_ACTIVATION_LABELS.get(activation, activation)} net: {title}")
+    ax.legend(fontsize=7)
+
+
+def _width_shades(models) -> dict:
+    """One shade of the muP colour per model, light (narrowest) to dark (widest or the limit)."""
+    c = np.array(plotting.colour("mup"))
+    ends = [0.3 * c + 0.7, c, 0.45 * c]  # a light tint, the muP colour, a dark shade
+    return dict(zip(models, sns.blend_palette(ends, n_colors=max(len(models), 2))))
+
+
+def plot_fewshot(fs: pd.DataFrame, curves: pd.DataFrame, task: str, caption: str):
+    """Meta-test accuracy vs width, one panel per activation (the limits as lines), and the
+    meta-training query loss (rolling mean of 20 steps) of every net.
+
+    Args:
+        fs, curves: the first two outputs of :func:`compute_fewshot`.
+        task: e.g. ``"5-way 1-shot"``; caption: names the data and the profile.
+    """
+    acts = list(dict.fromkeys(fs.activation))
+    fig, axes = plt.subplots(1, len(acts) + 1, figsize=(5 * len(acts) + 5, 4))
+    for ax, act in zip(axes, acts):
+        _accuracy_panel(ax, fs, act, f"{task}, first-order MAML")
+    top = max(fs.acc.max(), fs.acc_before.max())
+    for ax in axes[:-1]:
+        ax.set_ylim(min(a.get_ylim()[0] for a in axes[:-1]), top + 0.06)
+    smooth = curves.assign(loss=curves.groupby(["model", "activation"]).loss.transform(
+        lambda s: s.rolling(20, min_periods=1).mean()))
+    models = list(dict.fromkeys(smooth.model))
+    sns.lineplot(data=smooth, x="step", y="loss", hue="model", style="activation",
+                 palette=_width_shades(models), ax=axes[-1])
+    axes[-1].set(ylabel="query loss (rolling mean of 20)",
+                 title="meta-training (background tasks)")
+    axes[-1].legend(fontsize=7)
+    fig.suptitle(caption)
+    return fig
+
+
+def table2(fs: pd.DataFrame, widths, title: str) -> pd.DataFrame:
+    """TP4's Table 2 layout: rows GP limit, NTK limit, muP per width, muP limit; columns the
+    activations; cells meta-test accuracy in percent, ``mean +- standard error``."""
+    cells = fs.assign(cell=[f"{100 * a:.1f} +- {100 * s:.1f}" for a, s in zip(fs.acc, fs.stderr)])
+    order = ["GP limit", "NTK limit"] + [f"muP {n}" for n in widths] + ["muP limit"]
+    table = cells.pivot(index="model", columns="activation", values="cell").reindex(order).fillna(
+        "not computed")
+    table.columns.name = title
+    return table
+
+
+def load_full_budget_run(tag: str = "full_glyphs"):
+    """The committed run of ``benchmarks/fewshot_scale.py`` at the paper's budget.
+
+    Returns:
+        ``(acc, checkpoints)``: the tables of :func:`compute_fewshot` and
+        :func:`compute_fewshot_checkpoints` as committed (``acc`` with a ``machine`` column), or
+        ``None`` when no such run is committed.
+    """
+    d = paths.root().joinpath(*FULL_RUN_DIR)
+    acc, ckpt = d / f"fewshot_{tag}_acc.csv", d / f"fewshot_{tag}_checkpoints.csv"
+    if not (acc.exists() and ckpt.exists()):
+        return None
+    return pd.read_csv(acc), pd.read_csv(ckpt)
+
+
+def plot_full_budget(acc: pd.DataFrame, checkpoints: pd.DataFrame, caption: str):
+    """The committed full-budget run: meta-test accuracy vs width per activation (limits as
+    lines), and meta-test (solid) and validation (dashed) accuracy at the checkpoints."""
+    acts = list(dict.fromkeys(acc.activation))
+    fig, axes = plt.subplots(1, len(acts) + 1, figsize=(5 * len(acts) + 5, 4))
+    for ax, act in zip(axes, acts):
+        _accuracy_panel(ax, acc, act, "10,000 meta-steps of 32 tasks (H100 run)", before=False)
+    shades = _width_shades(list(dict.fromkeys(checkpoints.model)))
+    for (model, act), g in checkpoints.groupby(["model", "activation"], sort=False):
+        marker = "o" if act == "identity" else "s"
+        name = f"{model} ({_ACTIVATION_LABELS.get(act, act)})"
+        axes[-1].plot(g.meta_steps, g.test_acc, marker=marker, ls="-", color=shades[model],
+                      label=name)
+        axes[-1].plot(g.meta_steps, g.val_acc, marker=marker, ls="--", lw=1,
+                      color=shades[model])
+    axes[-1].set_xscale("symlog", linthresh=300)
+    axes[-1].set(xlabel="meta-steps (of 32 tasks)", ylabel="accuracy",
+                 title="checkpoints: meta-test (solid), background validation (dashed)")
+    axes[-1].legend(fontsize=7)
+    fig.suptitle(caption)
+    return fig
+
+
+def full_budget_summary(acc: pd.DataFrame) -> str:
+    """One line: the linear muP limit (selected, before meta-training, last checkpoint) and the
+    best linear kernel limit of the committed full-budget run."""
+    lim = acc[acc.model == "muP limit"].iloc[0]
+    ker = acc[acc.model.isin(["GP limit", "NTK limit"]) & (acc.activation == "identity")]
+    return (f"linear muP limit {lim.acc:.3f} +- {lim.stderr:.3f} (before meta-training "
+            f"{lim.acc_before:.3f}, last checkpoint {lim.acc_last:.3f}); best linear kernel "
+            f"limit {ker.acc.max():.3f}")
+
+
+def full_budget_table(acc: pd.DataFrame) -> pd.DataFrame:
+    """Meta-test accuracy of the committed run: rows model, columns activation."""
+    return acc.pivot(index="model", columns="activation", values="acc").round(3)

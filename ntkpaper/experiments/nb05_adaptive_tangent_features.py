@@ -1,4 +1,5 @@
-"""Experiments of notebook 05: fixed vs adaptive tangent features vs the trained network.
+"""Driver of notebook 05 (``notebooks/05_adaptive_tangent_features.py``): fixed vs adaptive
+tangent features vs the trained network (LeJeune & Alemohammad).
 
 All three models share one MLP initialisation ``theta_0`` (:mod:`ntkpaper.parametrization`, no
 biases) and are fitted by full-batch Adam on ``(1/2N) sum ||f(x_i) - y_i||^2``:
@@ -7,73 +8,219 @@ biases) and are fitted by full-batch Adam on ``(1/2N) sum ||f(x_i) - y_i||^2``:
 * ``adaptive``: :func:`ntkpaper.tangent_features.fit_adaptive` (factored, penalty ``lam``);
 * ``network``: the network itself (:func:`ntkpaper.training.fit`, no penalty).
 
-Shapes: ``x`` (N, d), ``y`` (N, k); frames are tidy.
+What the functions return: ``compute_kernel_change`` (section 1) a tidy table of alignments and
+kernel changes plus the fits, ``rank_table`` (section 2) the energy ranks of the learned
+per-layer matrices, ``compute_sample_complexity`` (section 3) the test errors, matched-error
+ratios and chosen penalties over data sets; ``*_values`` the ledger's ``{key: value}`` of each
+section; ``plot_*`` one figure each; :data:`CLAIMS` the notebook's claims and checks.
+
+Shapes: ``x`` (N, d), ``y`` (N, k); tables are tidy (one row per measurement).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import jax
+import matplotlib.pyplot as plt
 import numpy as np
 import optax
 import pandas as pd
+import seaborn as sns
 
-from ntkpaper import alignment as al
-from ntkpaper import entk, training
-from ntkpaper import parametrization as pz
-from ntkpaper import tangent_features as tf
+from ntkpaper import (
+    alignment,
+    claims,
+    data,
+    entk,
+    parametrization,
+    plotting,
+    tangent_features,
+    training,
+)
+from ntkpaper.claims import Claim
 
 MODELS = ("fixed", "adaptive", "network")
 
+# ---------------------------------------------------------------------------------------------
+# Claims and checks, declared before any number exists
 
-def fit_all(x, y, width: int, depth: int, lam, steps: int, lr: float, seed: int = 0,
-            parametrization: str = "ntp") -> dict:
-    """Fit the three models from one initialisation.
+PAPER = "LeJeune & Alemohammad, CPAL 2024 (PMLR 234:379-394; arXiv 2308.15478)"
+# section numbers of the paper were not checked (its full text was not read): the abstract is cited
+_SAMPLE_SOURCE = (f"{PAPER}, abstract of arXiv v1 and PMLR: 'an order of magnitude lower sample "
+                  "complexity than the fixed tangent feature model on MNIST and CIFAR-10' "
+                  "(sample-complexity experiment; section not checked)")
+# what the claims of section 3 call each data set (the paper's second set is CIFAR-10)
+DATA_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST (standing in for CIFAR-10)",
+               "cifar10": "CIFAR-10"}
+BAND_NAMES = ("top", "low")  # the eigenvector bands of the parameters cell (BANDS)
 
-    ``lam``: one penalty for both tangent-feature models, or ``{"fixed": .., "adaptive": ..}``.
+
+def _change_cosines(kc: pd.DataFrame) -> dict[str, float]:
+    """``{target: cosine between the network's and the adaptive model's kernel change}``."""
+    rows = kc[kc.kernel == "change cosine"]
+    return dict(zip(rows.target, rows.alignment))
+
+
+def _kernel_change_verdict(kc: pd.DataFrame) -> claims.Verdict:
+    cos = _change_cosines(kc)
+    return (", ".join(f"{t}: cosine {c:.2f}" for t, c in cos.items()),
+            min(cos.values()) > 0.3)
+
+
+def _alignment_verdict(kc: pd.DataFrame, target: str) -> claims.Verdict:
+    a = kc[kc.target == target].set_index("kernel").alignment
+    a0, an, aa = a["initial"], a["network"], a["adaptive"]
+    return f"initial {a0:.3f}, network {an:.3f}, adaptive {aa:.3f}", an > a0
+
+
+def mean_hidden_ranks(ranks: pd.DataFrame) -> pd.Series:
+    """Mean energy rank of the hidden-layer matrices (all layers but the readout) per model.
+
+    Args:
+        ranks: the table of :func:`rank_table`.
 
     Returns:
-        ``model`` (TangentModel), ``v_fixed``, ``factors``, ``v_adaptive``, ``params`` (trained
-        network), ``delta_w`` (its weight change), ``losses`` per model.
+        Series indexed by model.
     """
-    abc = pz.named(parametrization, depth)
+    return ranks[ranks.layer < ranks.layer.max()].groupby("model")["rank"].mean()
+
+
+def _low_rank_verdict(ranks: pd.DataFrame) -> claims.Verdict:
+    top = mean_hidden_ranks(ranks)
+    return (f"mean 90%-energy rank of hidden-layer matrices: adaptive {top['adaptive']:.1f}, "
+            f"fixed {top['fixed']:.1f}, network change {top['network']:.1f}",
+            top["adaptive"] < top["fixed"])
+
+
+def _beats_fixed_verdict(sc: pd.DataFrame) -> claims.Verdict:
+    e = sc.groupby(["model", "n"]).test_error.mean()
+    wins = int(np.sum(e["adaptive"] < e["fixed"]))
+    return f"lower at {wins} of {len(e['fixed'])} sizes", wins == len(e["fixed"])
+
+
+def _order_of_magnitude_verdict(ratio: pd.DataFrame) -> claims.Verdict:
+    r = ratio.ratio
+    med = float(np.nanmedian(r)) if np.isfinite(r).any() else float("nan")
+    return (f"median ratio {med:.2f} over {int(np.isfinite(r).sum())} matched sizes",
+            bool(np.isfinite(med) and med >= 5))
+
+
+CLAIMS = claims.collect(
+    Claim("kernel_change_predicted",
+          "The adaptive model's kernel change points the way the trained network's eNTK changes",
+          source=f"{PAPER}, abstract: 'insights into how the features and thus the kernel "
+                 "function change', verified 'in real neural networks on a simple regression "
+                 "problem' (arXiv v1; section not checked)",
+          criterion="cosine > 0.3 for both targets", test=_kernel_change_verdict),
+    *(Claim(f"alignment_rises_{t}",
+            f"Training raises the kernel's alignment with the target ('{t}' target)",
+            source=f"{PAPER}, abstract: the kernel alignment of real neural networks, with "
+                   "'nuance' when the target is poorly represented by tangent features "
+                   "(regression experiment; section not checked)",
+            criterion="network > initial",
+            test=functools.partial(_alignment_verdict, target=t)) for t in BAND_NAMES),
+    Claim("adaptive_low_rank",
+          "The adaptive model's per-layer matrices have lower rank than the fixed model's "
+          "(by construction: a Schatten-2/3 penalty against a ridge penalty)",
+          source=f"{PAPER}, abstract: 'structured regularization that encourages approximately "
+                 "low rank solutions'",
+          criterion="adaptive < fixed", test=_low_rank_verdict, kind="check"),
+    *(c for name, title in DATA_TITLES.items() for c in (
+        Claim(f"adaptive_beats_fixed_{name}",
+              f"{title}: the adaptive model has lower test error than the fixed tangent-feature "
+              "model", source=_SAMPLE_SOURCE, criterion="lower at every size",
+              test=_beats_fixed_verdict),
+        Claim(f"order_of_magnitude_{name}",
+              f"{title}: the fixed model needs ~10x the samples to match the adaptive model "
+              "(LeJeune & Alemohammad)", source=_SAMPLE_SOURCE, criterion="median ratio >= 5",
+              test=_order_of_magnitude_verdict))),
+)
+
+# ---------------------------------------------------------------------------------------------
+# The three models
+
+
+def fit_all(x, y, width: int, depth: int, lam, steps: int, lr: float, seed: int = 0,
+            scheme: str = "ntp") -> dict:
+    """Fit the three models from one initialisation.
+
+    Args:
+        x: (N, d) inputs; y: (N, k) targets.
+        width, depth: the MLP's hidden width and number of hidden layers.
+        lam: one penalty for both tangent-feature models, or ``{"fixed": .., "adaptive": ..}``.
+        steps, lr: full-batch Adam steps and learning rate (the same for all three models).
+        seed: seed of the initialisation ``theta_0``.
+        scheme: the parametrization's name (:func:`ntkpaper.parametrization.named`).
+
+    Returns:
+        ``model`` (TangentModel), ``v_fixed``, ``factors``, ``v_adaptive`` (per-layer lists of
+        (fan_in, fan_out) matrices), ``params`` (trained network), ``delta_w`` (its weight
+        change, per layer), ``losses`` per model ((steps,) each).
+    """
+    abc = parametrization.named(scheme, depth)
     x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
-    p0 = pz.init(jax.random.PRNGKey(seed), abc, x.shape[1], width, y.shape[1])
-    model = tf.TangentModel(p0, abc)
+    p0 = parametrization.init(jax.random.PRNGKey(seed), abc, x.shape[1], width, y.shape[1])
+    model = tangent_features.TangentModel(p0, abc)
     lams = lam if isinstance(lam, dict) else {"fixed": lam, "adaptive": lam}
-    v_fixed, l_fixed = tf.fit_fixed(model, x, y, lams["fixed"], steps, lr)
-    factors, l_ad = tf.fit_adaptive(model, x, y, lams["adaptive"], steps, lr)
-    params, l_net, _ = training.fit(lambda p: pz.mse(p, abc, x, y), p0, optax.adam(lr), steps)
+    v_fixed, l_fixed = tangent_features.fit_fixed(model, x, y, lams["fixed"], steps, lr)
+    factors, l_ad = tangent_features.fit_adaptive(model, x, y, lams["adaptive"], steps, lr)
+    params, l_net, _ = training.fit(lambda p: parametrization.mse(p, abc, x, y), p0,
+                                    optax.adam(lr), steps)
     return {"model": model, "v_fixed": v_fixed, "factors": factors,
-            "v_adaptive": tf.adaptive_v(factors), "params": params,
+            "v_adaptive": tangent_features.adaptive_v(factors), "params": params,
             "delta_w": [a - b for a, b in zip(params, p0)],
             "losses": {"fixed": l_fixed, "adaptive": l_ad, "network": l_net}}
 
 
 def predict(fit: dict, which: str, x) -> np.ndarray:
-    """(N, k) outputs of one fitted model."""
+    """Outputs of one fitted model.
+
+    Args:
+        fit: a result of :func:`fit_all`; which: one of :data:`MODELS`; x: (N, d) inputs.
+
+    Returns:
+        (N, k) outputs.
+    """
     m = fit["model"]
     if which == "fixed":
         return np.asarray(m.apply(fit["v_fixed"], x))
     if which == "adaptive":
         return np.asarray(m.apply(fit["v_adaptive"], x))
     if which == "network":
-        return np.asarray(pz.forward(fit["params"], m.abc, np.asarray(x, np.float32)))
+        return np.asarray(parametrization.forward(fit["params"], m.abc,
+                                                  np.asarray(x, np.float32)))
     raise ValueError(f"unknown model {which!r}; choose one of {MODELS}")
 
 
-def eigen_targets(x, width: int, depth: int, bands: dict[str, tuple[int, int]], seed: int = 0,
-                  parametrization: str = "ntp") -> dict[str, np.ndarray]:
-    """Targets (N, 1) built from eigenvectors of the initial eNTK on ``x``.
+def _error(fit: dict, which: str, x, labels) -> float:
+    """Classification error (fraction of argmax mistakes) of one fitted model."""
+    return 1 - float(np.mean(predict(fit, which, x).argmax(1) == labels))
 
-    ``bands = {"name": (i, j)}`` takes eigenvectors i..j-1 (0 = largest eigenvalue) with random
-    Gaussian weights; each target is scaled to unit root-mean-square. A band at the top is well
-    represented by the initial tangent features, a band far down is poorly represented.
+
+# ---------------------------------------------------------------------------------------------
+# Section 1: how the kernel changes
+
+
+def eigen_targets(x, width: int, depth: int, bands: dict[str, Sequence[int]], seed: int = 0,
+                  scheme: str = "ntp") -> dict[str, np.ndarray]:
+    """Targets built from eigenvectors of the initial eNTK on ``x``.
+
+    A band at the top is well represented by the initial tangent features, a band far down is
+    poorly represented.
+
+    Args:
+        x: (N, d) inputs; width, depth, seed, scheme: the MLP as in :func:`fit_all`.
+        bands: ``{"name": (i, j)}``: eigenvectors i..j-1 (0 = largest eigenvalue), combined with
+            random Gaussian weights.
+
+    Returns:
+        ``{name: (N, 1) float32 target}``, each scaled to unit root-mean-square.
     """
-    abc = pz.named(parametrization, depth)
-    p0 = pz.init(jax.random.PRNGKey(seed), abc, x.shape[1], width, 1)
-    _, v = al.spectrum(entk.mlp_layer_kernels(p0, abc, x).sum(0))
+    abc = parametrization.named(scheme, depth)
+    p0 = parametrization.init(jax.random.PRNGKey(seed), abc, x.shape[1], width, 1)
+    _, v = alignment.spectrum(entk.mlp_layer_kernels(p0, abc, x).sum(0))
     rng = np.random.default_rng(seed + 7)
     out = {}
     for name, (i, j) in bands.items():
@@ -87,10 +234,15 @@ def compute_kernel_change(x, targets: dict[str, np.ndarray], width: int, depth: 
                           ) -> tuple[pd.DataFrame, dict]:
     """How the trained network's eNTK changes vs what the adaptive model predicts, per target.
 
+    Args:
+        x: (N, d) inputs; targets: ``{name: (N, 1)}`` (from :func:`eigen_targets`).
+        width, depth, lam, steps, lr, seed: as in :func:`fit_all`.
+
     Returns:
-        rows target, kernel ("initial", "network", "adaptive"), alignment (centred, with the
-        target), rel_change (from the initial eNTK), plus rows kernel "change cosine" =
-        cosine between ``K_net - K_0`` and ``K_adaptive - K_0``; and the fits per target.
+        A table with rows target, kernel ("initial", "network", "adaptive"), alignment (centred,
+        with the target), rel_change (from the initial eNTK), plus rows kernel "change cosine"
+        (alignment = the cosine between ``K_net - K_0`` and ``K_adaptive - K_0``, rel_change
+        NaN); and ``{target: fit}`` (from :func:`fit_all`).
     """
     rows, fits = [], {}
     for name, y in targets.items():
@@ -99,9 +251,10 @@ def compute_kernel_change(x, targets: dict[str, np.ndarray], width: int, depth: 
         m = fit["model"]
         k0 = entk.mlp_layer_kernels(m.params0, m.abc, x).sum(0)
         k_net = entk.mlp_layer_kernels(fit["params"], m.abc, x).sum(0)
-        k_ad = tf.adapted_layer_kernels(m, fit["factors"], x).sum(0)
+        k_ad = tangent_features.adapted_layer_kernels(m, fit["factors"], x).sum(0)
         for kname, k in (("initial", k0), ("network", k_net), ("adaptive", k_ad)):
-            rows.append({"target": name, "kernel": kname, "alignment": al.alignment(k, y),
+            rows.append({"target": name, "kernel": kname,
+                         "alignment": alignment.alignment(k, y),
                          "rel_change": float(np.linalg.norm(k - k0) / np.linalg.norm(k0))})
         d1, d2 = (k_net - k0).ravel(), (k_ad - k0).ravel()
         rows.append({"target": name, "kernel": "change cosine",
@@ -110,53 +263,165 @@ def compute_kernel_change(x, targets: dict[str, np.ndarray], width: int, depth: 
     return pd.DataFrame(rows), fits
 
 
+def kernel_change_values(kc: pd.DataFrame, fits: dict) -> dict:
+    """The ledger's values of section 1.
+
+    Args:
+        kc, fits: the results of :func:`compute_kernel_change`.
+
+    Returns:
+        ``{key: value}``: each model's final training loss per target
+        (``reg_final_loss_<target>_<model>``), each kernel's alignment and, where defined, its
+        relative change (``kernel_<target>_<kernel>_alignment`` / ``_rel_change``).
+    """
+    out = {}
+    for name, fit in fits.items():  # how well each model fitted (relative to the target's energy)
+        for which, losses in fit["losses"].items():
+            out[f"reg_final_loss_{name}_{which}"] = losses[-1]
+    for r in kc.itertuples():
+        out[f"kernel_{r.target}_{r.kernel.replace(' ', '_')}_alignment"] = r.alignment
+        if np.isfinite(r.rel_change):
+            out[f"kernel_{r.target}_{r.kernel}_rel_change"] = r.rel_change
+    return out
+
+
+# colours and names of the kernels; the initial eNTK is the fixed tangent-feature model's kernel
+_KERNELS = {"initial": ("fixed", "initial eNTK (fixed features)"),
+            "network": ("network", plotting.label("network")),
+            "adaptive": ("adaptive", plotting.label("adaptive"))}
+
+
+def plot_kernel_change(kc: pd.DataFrame, caption: str) -> plt.Figure:
+    """Bars of each kernel's centred alignment with the target and of its relative change.
+
+    Args:
+        kc: the table of :func:`compute_kernel_change`; caption: the data and profile.
+    """
+    kk = kc[kc.kernel != "change cosine"].assign(
+        kernel=lambda d: d.kernel.map(lambda k: _KERNELS[k][1]))
+    order = [name for _, name in _KERNELS.values()]
+    pal = {name: plotting.colour(method) for method, name in _KERNELS.values()}
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    sns.barplot(data=kk, x="target", y="alignment", hue="kernel", hue_order=order, palette=pal,
+                ax=axes[0])
+    sns.barplot(data=kk[kk.kernel != order[0]], x="target", y="rel_change", hue="kernel",
+                hue_order=order[1:], palette=pal, ax=axes[1])
+    axes[0].set(xlabel="target (eigenvector band of K_0)",
+                ylabel="centred alignment with the target", title=caption)
+    axes[1].set(xlabel="target (eigenvector band of K_0)", ylabel="||K - K_0|| / ||K_0||",
+                title=caption)
+    for ax in axes:
+        ax.legend(title=None)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Section 2: low-rank structure
+
+_MATRICES = (("fixed", "v_fixed"), ("adaptive", "v_adaptive"), ("network", "delta_w"))
+
+
 def rank_table(fits: dict, share: float = 0.9) -> pd.DataFrame:
     """Energy rank (:func:`ntkpaper.tangent_features.rank_at`) of each learned per-layer matrix:
-    V of the fixed and adaptive models and the network's weight change, per fit and layer."""
+    V of the fixed and adaptive models and the network's weight change, per fit and layer.
+
+    Args:
+        fits: ``{name: fit}`` (from :func:`compute_kernel_change`); share: the energy share.
+
+    Returns:
+        A table with rows fit, model, layer (1 = first), rank, size (the smaller side),
+        top_share (share of the squared Frobenius norm in the largest singular value).
+    """
     rows = []
     for name, fit in fits.items():
-        for which, mats in (("fixed", fit["v_fixed"]), ("adaptive", fit["v_adaptive"]),
-                            ("network", fit["delta_w"])):
-            for i, s in enumerate(tf.singular_values(mats)):
+        for which, key in _MATRICES:
+            mats = fit[key]
+            for i, s in enumerate(tangent_features.singular_values(mats)):
                 rows.append({"fit": name, "model": which, "layer": i + 1,
-                             "rank": tf.rank_at(s, share), "size": min(np.asarray(mats[i]).shape),
+                             "rank": tangent_features.rank_at(s, share),
+                             "size": min(np.asarray(mats[i]).shape),
                              "top_share": float(s[0] ** 2 / np.sum(s**2)) if s.sum() else 0.0})
     return pd.DataFrame(rows)
+
+
+def rank_values(ranks: pd.DataFrame) -> dict:
+    """The ledger's values of section 2: ``{"rank90_<fit>_<model>_layer<l>": rank}``.
+
+    Args:
+        ranks: the table of :func:`rank_table` (at share 0.9).
+    """
+    return {f"rank90_{r.fit}_{r.model}_layer{r.layer}": r.rank for r in ranks.itertuples()}
+
+
+_MATRIX_LABELS = {"fixed": "fixed tangent features (V)",
+                  "adaptive": "adaptive tangent features (V)",
+                  "network": "finite network (W_T - W_0)"}
+_LAYER_STYLES = ("-", "--", ":", "-.")
+
+
+def plot_singular_values(fits: dict, caption: str) -> plt.Figure:
+    """Normalised singular values of each hidden layer's learned matrix, one panel per fit
+    (colour: the model; line style: the layer).
+
+    Args:
+        fits: ``{name: fit}`` (from :func:`compute_kernel_change`); caption: data and profile.
+    """
+    fig, axes = plt.subplots(1, len(fits), figsize=(5 * len(fits), 3.8), sharey=True)
+    for ax, (name, fit) in zip(np.atleast_1d(axes), fits.items()):
+        for which, key in _MATRICES:
+            svs = tangent_features.singular_values(fit[key])[:-1]  # hidden-layer matrices
+            for i, s in enumerate(svs):
+                ax.plot(np.arange(1, len(s) + 1), s / s[0],
+                        _LAYER_STYLES[i % len(_LAYER_STYLES)], color=plotting.colour(which),
+                        label=f"{_MATRIX_LABELS[which]}, layer {i + 1}")
+        ax.set(yscale="log", xscale="log", ylim=(1e-4, 1.5), xlabel="index i",
+               ylabel="singular value / largest", title=f"target '{name}'\n{caption}")
+        ax.legend(fontsize=7)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Section 3: sample complexity
 
 
 def choose_lam(x, labels, x_val, labels_val, lams: Sequence[float], n_classes: int,
                width: int, depth: int, steps: int, lr: float, seed: int = 0) -> pd.DataFrame:
     """Validation error of the fixed and adaptive models for each penalty in ``lams``.
 
-    Returns:
-        rows lam, model ("fixed"/"adaptive"), val_error.
-    """
-    from ntkpaper import data
+    Args:
+        x: (N, d) training inputs; labels: (N,) integer labels.
+        x_val: (M, d) validation inputs; labels_val: (M,) their labels.
+        lams: the penalties tried; n_classes: k (targets are centred one-hot).
+        width, depth, steps, lr, seed: as in :func:`fit_all`.
 
+    Returns:
+        A table with rows lam, model ("fixed"/"adaptive"), val_error.
+    """
     y = data.one_hot(labels, n_classes, "centered").astype(np.float32)
     rows = []
     for lam in lams:
         fit = fit_all(x, y, width, depth, float(lam), steps, lr, seed)
         for which in ("fixed", "adaptive"):
-            rows.append({"lam": float(lam), "model": which, "val_error": 1 - float(np.mean(
-                predict(fit, which, x_val).argmax(1) == labels_val))})
+            rows.append({"lam": float(lam), "model": which,
+                         "val_error": _error(fit, which, x_val, labels_val)})
     return pd.DataFrame(rows)
 
 
-def compute_sample_complexity(x, labels, x_test, labels_test, sizes: Sequence[int],
-                              n_classes: int, width: int, depth: int, lam, steps: int,
-                              lr: float, seeds: int = 1) -> pd.DataFrame:
-    """Test error vs training-set size for the three models (class-balanced first-n subsets).
+def sample_complexity_curve(x, labels, x_test, labels_test, sizes: Sequence[int],
+                            n_classes: int, width: int, depth: int, lam, steps: int,
+                            lr: float, seeds: int = 1) -> pd.DataFrame:
+    """Test error vs training-set size for the three models (first-n subsets) on one data set.
 
-    ``x``/``labels`` must be ordered so that every prefix is roughly class-balanced (as
-    :func:`ntkpaper.data.load` returns them). Targets: centred one-hot. ``lam`` as in
-    :func:`fit_all`.
+    Args:
+        x: (N, d) training inputs, ordered so that every prefix is roughly class-balanced (as
+            :func:`ntkpaper.data.load` returns them); labels: (N,) integer labels.
+        x_test: (M, d) test inputs; labels_test: (M,) their labels.
+        sizes: training-set sizes n (prefixes of ``x``); n_classes: k (centred one-hot targets).
+        width, depth, lam, steps, lr: as in :func:`fit_all`; seeds: initialisations 0..seeds-1.
 
     Returns:
-        rows n, seed, model, test_error, train_error.
+        A table with rows n, seed, model, test_error, train_error.
     """
-    from ntkpaper import data
-
     rows = []
     for n in sizes:
         for seed in range(seeds):
@@ -165,10 +430,8 @@ def compute_sample_complexity(x, labels, x_test, labels_test, sizes: Sequence[in
             fit = fit_all(xs, y, width, depth, lam, steps, lr, seed)
             for which in MODELS:
                 rows.append({"n": int(n), "seed": seed, "model": which,
-                             "test_error": 1 - float(np.mean(
-                                 predict(fit, which, x_test).argmax(1) == labels_test)),
-                             "train_error": 1 - float(np.mean(
-                                 predict(fit, which, xs).argmax(1) == ls))})
+                             "test_error": _error(fit, which, x_test, labels_test),
+                             "train_error": _error(fit, which, xs, ls)})
     return pd.DataFrame(rows)
 
 
@@ -178,8 +441,11 @@ def matched_error_ratio(df: pd.DataFrame, better: str = "adaptive", worse: str =
     to reach ``better``'s test error at n (log-log interpolation of ``worse``'s mean curve;
     NaN where that error lies outside ``worse``'s measured range).
 
+    Args:
+        df: a table with columns model, n, test_error (e.g. :func:`sample_complexity_curve`).
+
     Returns:
-        rows n, error (of ``better``), n_needed (by ``worse``), ratio = n_needed / n.
+        A table with rows n, error (of ``better``), n_needed (by ``worse``), ratio = n_needed / n.
     """
     m = df.groupby(["model", "n"]).test_error.mean()
     b, w = m[better], m[worse]
@@ -196,3 +462,105 @@ def matched_error_ratio(df: pd.DataFrame, better: str = "adaptive", worse: str =
         rows.append({"n": int(n), "error": float(e), "n_needed": needed,
                      "ratio": needed / n if np.isfinite(needed) else np.nan})
     return pd.DataFrame(rows)
+
+
+def compute_sample_complexity(datasets: Sequence[str], sizes: Sequence[int], n_test: int,
+                              n_val: int, val_n: int, lams: Sequence[float], width: int,
+                              depth: int, steps: int, lr: float, n_seeds: int, seed: int = 0
+                              ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The sample-complexity study over data sets (a data set that cannot be had offline is
+    replaced by its stand-in, :data:`ntkpaper.data.STAND_INS`, and says so).
+
+    For each data set: per-example standardised images, the penalty of each tangent-feature
+    model chosen from ``lams`` on ``n_val`` validation images after training on the first
+    ``val_n`` training images (:func:`choose_lam`), then :func:`sample_complexity_curve` and
+    :func:`matched_error_ratio`.
+
+    Args:
+        datasets: names for :func:`ntkpaper.data.load`; sizes: training-set sizes.
+        n_test, n_val: test and validation images; val_n: training size for choosing penalties.
+        lams: the penalties tried; width, depth, steps, lr: as in :func:`fit_all`.
+        n_seeds: initialisations per size; seed: seed of the data subsets and of choose_lam.
+
+    Returns:
+        ``(sc, ratio, chosen)``: the curves (rows of :func:`sample_complexity_curve` with columns
+        data (title) and dataset (name) added), the ratios (rows of :func:`matched_error_ratio`,
+        same added columns) and ``{title: {model: chosen penalty}}``.
+    """
+    sc_frames, ratios, chosen = [], [], {}
+    for name in datasets:
+        suffix = ""
+        try:
+            tr = data.load(name, "train", n=max(sizes), seed=seed)
+        except data.DatasetUnavailable as err:  # CIFAR-10 offline: its stand-in, said so
+            print(f"{name} unavailable ({str(err).splitlines()[0]}); using stand-in "
+                  f"{data.STAND_INS[name]}")
+            suffix = f" (stand-in for {data.REGISTRY[name].title})"
+            name = data.STAND_INS[name]
+            tr = data.load(name, "train", n=max(sizes), seed=seed)
+        ts = data.load(name, "test", n=n_test, seed=seed)
+        va = data.load(name, "val", n=n_val, seed=seed)
+        x_tr = data.standardize_per_example(tr.x)
+        val = choose_lam(x_tr[:val_n], tr.y[:val_n], data.standardize_per_example(va.x),
+                         va.y, lams, tr.n_classes, width, depth, steps, lr, seed)
+        lam = val.loc[val.groupby("model").val_error.idxmin()].set_index("model").lam.to_dict()
+        title = tr.meta["title"] + suffix  # the ledger keys use its first word only
+        chosen[title] = lam
+        df = sample_complexity_curve(
+            x_tr, tr.y, data.standardize_per_example(ts.x), ts.y,
+            sizes, tr.n_classes, width, depth, lam, steps, lr, n_seeds)
+        rt = matched_error_ratio(df)
+        for frame, frames in ((df, sc_frames), (rt, ratios)):
+            frame["data"], frame["dataset"] = title, name
+            frames.append(frame)
+    return (pd.concat(sc_frames, ignore_index=True), pd.concat(ratios, ignore_index=True),
+            chosen)
+
+
+def _short(title: str) -> str:
+    """The data set's part of a ledger key: ``"Fashion-MNIST" -> "fashion-mnist"``."""
+    return title.split()[0].lower()
+
+
+def sample_complexity_values(sc: pd.DataFrame, ratio: pd.DataFrame, chosen: dict) -> dict:
+    """The ledger's values of section 3.
+
+    Args:
+        sc, ratio, chosen: the results of :func:`compute_sample_complexity`.
+
+    Returns:
+        ``{key: value}``: mean test and train errors (``test_error_<data>_<model>_n<n>``,
+        ``train_error_...``), the chosen penalties (``lam_<data>_<model>``) and the finite
+        matched-error ratios (``ratio_<data>_n<n>``).
+    """
+    out = {}
+    mean = sc.groupby(["data", "model", "n"])[["test_error", "train_error"]].mean()
+    for r in mean.reset_index().itertuples():
+        out[f"test_error_{_short(r.data)}_{r.model}_n{r.n}"] = r.test_error
+        out[f"train_error_{_short(r.data)}_{r.model}_n{r.n}"] = r.train_error
+    for title, lam in chosen.items():
+        for which, v in lam.items():
+            out[f"lam_{_short(title)}_{which}"] = v
+    for r in ratio.itertuples():
+        if np.isfinite(r.ratio):
+            out[f"ratio_{_short(r.data)}_n{r.n}"] = r.ratio
+    return out
+
+
+def plot_sample_complexity(sc: pd.DataFrame, caption: str) -> plt.Figure:
+    """Test error vs training-set size of the three models, one panel per data set.
+
+    Args:
+        sc: the curves of :func:`compute_sample_complexity`; caption: the model and profile.
+    """
+    titles = list(dict.fromkeys(sc.data))
+    words = sc.assign(model=sc.model.map(plotting.label))
+    pal = {plotting.label(m): plotting.colour(m) for m in MODELS}
+    fig, axes = plt.subplots(1, len(titles), figsize=(5.5 * len(titles), 3.8), sharey=True)
+    for ax, title in zip(np.atleast_1d(axes), titles):
+        sns.lineplot(data=words[words.data == title], x="n", y="test_error", hue="model",
+                     hue_order=list(pal), palette=pal, marker="o", ax=ax)
+        ax.set(xscale="log", yscale="log", xlabel="training samples", ylabel="test error",
+               title=f"{title}, {caption}")
+        ax.legend(title=None)
+    return fig

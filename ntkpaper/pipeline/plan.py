@@ -408,8 +408,9 @@ def _record(n_probe: int, layers, k: int, eigh: bool = True) -> Work:
 
 def _fit_run(n: int, d: int, width: int, depth: int, k: int, steps: int, records: int,
              probe: int, eigh: bool = True, extra: float = 0.0) -> Work:
-    """``ntk_dynamics.train_and_record``: ``steps`` full-batch Adam/SGD steps in a Python loop
-    (training.fit; its step function is compiled per run), ``records`` Recorder calls."""
+    """``experiments.nb04_ntk_alignment.train_and_record``: ``steps`` full-batch Adam/SGD steps
+    in a Python loop (training.fit; its step function is compiled per run), ``records`` Recorder
+    calls."""
     layers = _mlp_layers(d, width, depth, k)
     rec = _record(probe, layers, k, eigh)
     return _sum(_train(steps, 6 * n * _mlp_params(d, width, depth, k)),
@@ -467,10 +468,10 @@ def _nb04_memory(p) -> float:
 
 
 def _fit_all(n: int, d: int, width: int, depth: int, k: int, steps: int) -> Work:
-    """``tangent_experiments.fit_all``: three Python-loop Adam fits of ``steps`` steps on n points
-    (each compiled anew): the fixed model (a jvp and its gradient, ~12 n params), the adaptive
-    model (the same plus V = P^T B Q^T per layer and its gradient, 6 (fi^2 fo + fi fo^2)) and the
-    network (6 n params)."""
+    """``experiments.nb05_adaptive_tangent_features.fit_all``: three Python-loop Adam fits of
+    ``steps`` steps on n points (each compiled anew): the fixed model (a jvp and its gradient,
+    ~12 n params), the adaptive model (the same plus V = P^T B Q^T per layer and its gradient,
+    6 (fi^2 fo + fi fo^2)) and the network (6 n params)."""
     layers = _mlp_layers(d, width, depth, k)
     prm = sum(i * o for i, o in layers)
     fac = sum(i * i * o + i * o * o for i, o in layers)
@@ -525,14 +526,15 @@ LENET5_FWD = 2 * (28 * 28 * 6 * 25 + 10 * 10 * 16 * 150 + 400 * 120 + 120 * 84 +
 
 
 def _sparse_study(p, densities, methods, arch: str) -> Work:
-    """``sparsity.compute_sparse_comparison``: per seed the dense net and every (density,
-    method), each trained EPOCHS epochs of Adam mini-batches in a Python loop (dense matmuls
-    with masked weights: 3 forward costs per example and step), evaluated on N_TEST every epoch;
-    NTT per (seed, density): NTT_STEPS label-free steps on NTT_BATCH inputs whose loss holds the
-    teacher's and the student's eNTKs (k backward passes per input, then Gram matrices: dense for
-    the teacher; for the student gathered features (2 B^2 k nnz) when rho k < 0.5, else the
-    masked contraction (2 B^2 fi fo); the CNN contracts per-example Jacobians, 2 B^2 params),
-    forward, backward ~3x; an evaluation on 256 inputs every MASK_EVERY steps."""
+    """``experiments.nb06_neural_tangent_transfer.compute_sparse_comparison``: per seed the dense
+    net and every (density, method), each trained EPOCHS epochs of Adam mini-batches in a Python
+    loop (dense matmuls with masked weights: 3 forward costs per example and step), evaluated on
+    N_TEST every epoch; NTT per (seed, density): NTT_STEPS label-free steps on NTT_BATCH inputs
+    whose loss holds the teacher's and the student's eNTKs (k backward passes per input, then
+    Gram matrices: dense for the teacher; for the student gathered features (2 B^2 k nnz) when
+    rho k < 0.5, else the masked contraction (2 B^2 fi fo); the CNN contracts per-example
+    Jacobians, 2 B^2 params), forward, backward ~3x; an evaluation on 256 inputs every
+    MASK_EVERY steps."""
     if not densities:
         return {}
     if arch == "mlp":

@@ -1,0 +1,147 @@
+"""Tests of notebook 03's driver (ntkpaper.experiments.nb03_mup_word2vec_fewshot)."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from ntkpaper.experiments import nb03_mup_word2vec_fewshot as exp
+
+
+def _w2v(mup=(0.06, 0.13, 0.17, 0.173), limit=0.178, kernel=0.0011) -> pd.DataFrame:
+    """A table like compute_word2vec's (muP widths 16..1024, NTP/SP 64..1024, limits, gensim)."""
+    rows = [dict(model=f"mup {n}", parametrization="mup", width=float(n), accuracy=a,
+                 movement=5.0 * n ** 0.08) for n, a in zip((16, 64, 256, 1024), mup)]
+    rows += [dict(model=f"{p} {n}", parametrization=p, width=float(n), accuracy=0.01,
+                  movement=7.0 * n ** -0.4) for p in ("ntp", "sp") for n in (64, 256, 1024)]
+    rows += [dict(model="muP limit", parametrization="mup", width=np.inf, accuracy=limit,
+                  movement=7.0),
+             dict(model="GP/NTK limit", parametrization="ntp", width=np.inf, accuracy=kernel,
+                  movement=0.0),
+             dict(model="gensim default (100-d)", parametrization="gensim", width=100.0,
+                  accuracy=0.04, movement=52.0)]
+    return pd.DataFrame(rows).assign(seconds=0.0)
+
+
+def _fs(limit=0.597, kernel=0.589, before=0.588, relu=0.548) -> pd.DataFrame:
+    """A table like compute_fewshot's accuracy table."""
+    rows = [dict(model=f"muP {n}", activation="identity", width=float(n), acc=a, stderr=0.007,
+                 acc_before=a - 0.05, acc_last=a)
+            for n, a in ((16, 0.357), (64, 0.503), (256, 0.58), (1024, 0.59))]
+    rows += [dict(model="muP limit", activation="identity", width=np.inf, acc=limit,
+                  stderr=0.007, acc_before=before, acc_last=limit)]
+    rows += [dict(model=m, activation=act, width=np.inf, acc=kernel, stderr=0.007,
+                  acc_before=kernel, acc_last=kernel)
+             for act in ("identity", "relu") for m in ("GP limit", "NTK limit")]
+    rows += [dict(model=f"muP {n}", activation="relu", width=float(n), acc=a, stderr=0.007,
+                  acc_before=a - 0.05, acc_last=a) for n, a in ((16, 0.25), (1024, relu))]
+    return pd.DataFrame(rows).assign(best_step=1000, seconds=0.0)
+
+
+def test_claims_have_sources_and_the_kernel_limit_one_is_a_check():
+    assert set(exp.CLAIMS) == {
+        "w2v_mup_improves_with_width", "w2v_mup_approaches_limit", "w2v_limit_beats_kernel",
+        "w2v_ntp_embeddings_freeze", "fs_mup_limit_beats_kernels", "fs_mup_approaches_limit",
+        "fs_meta_training_helps_limit", "fs_relu_mup_beats_ntk"}
+    for c in exp.CLAIMS.values():
+        assert c.source.startswith("Yang & Hu 2021 (TP4)") and c.criterion and not c.history
+    # the GP/NTK limit's embeddings do not move by construction: a check, not a claim
+    assert [c.id for c in exp.CLAIMS.values() if c.kind == "check"] == ["w2v_limit_beats_kernel"]
+
+
+def test_word2vec_claims_read_as_before_and_can_fail():
+    w2v, info = _w2v(), {"chance": 1 / 2997}
+    c = exp.CLAIMS
+    assert c["w2v_mup_improves_with_width"].evaluate(w2v) == (
+        "16: 0.060, 64: 0.130, 256: 0.170, 1024: 0.173", True)
+    assert c["w2v_mup_approaches_limit"].evaluate(w2v) == (
+        "limit 0.178; widest 0.173, narrowest 0.060", True)
+    assert c["w2v_limit_beats_kernel"].evaluate(w2v, info) == (
+        "muP limit 0.178, GP/NTK limit 0.0011 (chance 0.0003)", True)
+    slopes = exp.movement_slopes(w2v)
+    assert slopes["mup"] == pytest.approx(0.08) and slopes["ntp"] == pytest.approx(-0.4)
+    assert c["w2v_ntp_embeddings_freeze"].evaluate(slopes) == ("slopes NTP -0.40, muP +0.08",
+                                                               True)
+    # a drop of more than 0.01 between widths, a limit out of reach, a limit at chance
+    assert not c["w2v_mup_improves_with_width"].evaluate(_w2v(mup=(0.06, 0.15, 0.13, 0.17)))[1]
+    assert not c["w2v_mup_approaches_limit"].evaluate(_w2v(limit=0.2))[1]
+    assert not c["w2v_limit_beats_kernel"].evaluate(_w2v(limit=0.004), info)[1]
+    assert not c["w2v_ntp_embeddings_freeze"].evaluate({"ntp": -0.1, "mup": 0.0})[1]
+
+
+def test_fewshot_claims_read_as_before_and_can_fail():
+    c = exp.CLAIMS
+    assert c["fs_mup_limit_beats_kernels"].evaluate(_fs()) == (
+        "muP limit 0.597 +- 0.007; best kernel limit 0.589", False)
+    assert c["fs_mup_limit_beats_kernels"].evaluate(_fs(limit=0.61))[1]
+    assert c["fs_mup_approaches_limit"].evaluate(_fs()) == (
+        "16: 0.357, 64: 0.503, 256: 0.580, 1024: 0.590; limit 0.597", True)
+    assert not c["fs_mup_approaches_limit"].evaluate(_fs(limit=0.2))[1]
+    assert c["fs_meta_training_helps_limit"].evaluate(_fs()) == ("after - before = +0.009",
+                                                                 False)
+    assert c["fs_meta_training_helps_limit"].evaluate(_fs(before=0.5))[1]
+    assert c["fs_relu_mup_beats_ntk"].evaluate(_fs()) == (
+        "muP 1024: 0.548 +- 0.007; NTK limit 0.589", False)
+    assert c["fs_relu_mup_beats_ntk"].evaluate(_fs(relu=0.62))[1]
+
+
+def test_ledger_records_keep_the_notebooks_keys():
+    w2v = _w2v()
+    rec = exp.word2vec_records(w2v)
+    assert rec["acc_muP_limit"] == 0.178 and rec["move_GP/NTK_limit"] == 0.0
+    assert "acc_gensim_default_(100-d)" in rec and len(rec) == 2 * len(w2v)
+    fs = _fs()
+    rec = exp.fewshot_records(fs)
+    assert rec["identity_muP_limit_acc"] == 0.597
+    assert rec["identity_muP_limit_acc_before_meta"] == 0.588
+    assert rec["relu_NTK_limit_acc_last_step"] == 0.589 and len(rec) == 3 * len(fs)
+
+
+def test_table2_lays_out_rows_like_tp4():
+    t = exp.table2(_fs(), [16, 64, 256, 1024], "5-way 1-shot")
+    assert list(t.index) == ["GP limit", "NTK limit", "muP 16", "muP 64", "muP 256",
+                             "muP 1024", "muP limit"]
+    assert t.loc["muP limit", "identity"] == "59.7 +- 0.7"
+    assert t.loc["muP limit", "relu"] == "not computed" and t.columns.name == "5-way 1-shot"
+
+
+def test_plots_return_figures():
+    w2v = _w2v()
+    fig = exp.plot_word2vec(w2v, {"questions": 937, "vocab": 3000}, exp.movement_slopes(w2v),
+                            "stand-in, profile smoke")
+    assert len(fig.axes) == 2
+    plt.close(fig)
+    curves = pd.DataFrame(dict(model=["muP 16"] * 3 + ["muP limit"] * 3,
+                               activation="identity", step=[1, 2, 3] * 2, loss=1.6))
+    fig = exp.plot_fewshot(_fs(), curves, "5-way 1-shot", "stand-in, profile smoke")
+    assert len(fig.axes) == 3
+    plt.close(fig)
+
+
+def test_validation_characters_are_held_out():
+    chars = np.arange(40 * 2).reshape(40, 2)
+    train, val = exp.split_validation(chars, 0.15, seed=1)
+    assert len(val) == 6 and len(train) == 34
+    assert not set(train[:, 0]) & set(val[:, 0])
+    assert set(train[:, 0]) | set(val[:, 0]) == set(chars[:, 0])
+    with pytest.raises(ValueError, match="validation fraction"):
+        exp.split_validation(chars, 1.0)
+
+
+def test_fewshot_drivers_share_tasks_and_the_checkpoint_table_starts_untrained():
+    rng = np.random.default_rng(0)
+    bg, ev = rng.random((20, 4, 4, 4)), rng.random((10, 4, 4, 4))
+    common = dict(ways=3, shots=1, queries=1, inner_lr=1.0, inner_steps=1, outer_lr=0.5,
+                  batch=4, test_tasks=30, val_tasks=10, val_fraction=0.2)
+    acc, curves, grid = exp.compute_fewshot(bg, ev, [8], ["identity"], meta_steps=4,
+                                            val_every=2, kernel_lrs=[1.0], kernel_steps=[1],
+                                            **common)
+    assert list(acc.model) == ["muP 8", "muP limit", "GP limit", "NTK limit"]
+    assert set(acc.best_step[:2]) <= {2, 4} and curves.val_acc.notna().sum() == 4
+    ck = exp.compute_fewshot_checkpoints(bg, ev, [8], ["identity"], [3, 1], **common)
+    assert list(ck.meta_steps) == [0, 1, 3, 0, 1, 3]
+    start = ck[ck.meta_steps == 0].set_index("model").test_acc
+    assert start["muP 8"] == pytest.approx(acc.set_index("model").acc_before["muP 8"])
+    assert start["muP limit"] == pytest.approx(acc.set_index("model").acc_before["muP limit"])
+    with pytest.raises(ValueError, match="meta-step counts"):
+        exp.compute_fewshot_checkpoints(bg, ev, [8], ["identity"], [-1], **common)

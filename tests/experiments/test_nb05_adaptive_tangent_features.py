@@ -1,0 +1,123 @@
+"""Tests of notebook 05's driver (ntkpaper.experiments.nb05_adaptive_tangent_features)."""
+
+import jax
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from ntkpaper import alignment, entk, parametrization
+from ntkpaper.experiments import nb05_adaptive_tangent_features as exp
+
+
+def _curves(fixed: dict, adaptive: dict) -> pd.DataFrame:
+    """A table like sample_complexity_curve's from ``{n: test error}`` per model."""
+    rows = [{"n": n, "seed": 0, "model": m, "test_error": e, "train_error": 0.0}
+            for m, errs in (("fixed", fixed), ("adaptive", adaptive)) for n, e in errs.items()]
+    return pd.DataFrame(rows)
+
+
+def test_claims_are_declared_with_sources_and_the_low_rank_one_is_a_check():
+    ids = set(exp.CLAIMS)
+    assert {"kernel_change_predicted", "alignment_rises_top", "alignment_rises_low",
+            "adaptive_low_rank", "adaptive_beats_fixed_mnist",
+            "order_of_magnitude_fashion_mnist"} <= ids
+    for c in exp.CLAIMS.values():
+        assert c.source.startswith("LeJeune & Alemohammad") and c.criterion
+    assert exp.CLAIMS["adaptive_low_rank"].kind == "check"
+    assert sum(c.kind == "check" for c in exp.CLAIMS.values()) == 1
+
+
+def test_matched_error_ratio_recovers_a_known_tenfold_shift():
+    ns = [10, 100, 1000, 10000]
+    fixed = {n: n ** -0.5 for n in ns}
+    adaptive = {n: (10 * n) ** -0.5 for n in ns}  # the adaptive model at n = fixed at 10 n
+    rt = exp.matched_error_ratio(_curves(fixed, adaptive))
+    assert list(rt.n) == ns
+    np.testing.assert_allclose(rt.ratio[:3], 10.0, rtol=1e-9)
+    assert np.isnan(rt.ratio.iloc[3])  # 1e5 samples: beyond the fixed model's measured range
+    measured, holds = exp.CLAIMS["order_of_magnitude_mnist"].evaluate(rt)
+    assert (measured, holds) == ("median ratio 10.00 over 3 matched sizes", True)
+
+
+def test_sample_complexity_verdicts_on_hand_made_curves():
+    better = _curves({10: 0.5, 30: 0.4}, {10: 0.4, 30: 0.3})
+    assert exp.CLAIMS["adaptive_beats_fixed_mnist"].evaluate(better) == \
+        ("lower at 2 of 2 sizes", True)
+    mixed = _curves({10: 0.5, 30: 0.4}, {10: 0.4, 30: 0.45})
+    assert exp.CLAIMS["adaptive_beats_fixed_mnist"].evaluate(mixed) == \
+        ("lower at 1 of 2 sizes", False)
+    never = pd.DataFrame({"n": [10, 30], "ratio": [np.nan, np.nan]})
+    assert exp.CLAIMS["order_of_magnitude_mnist"].evaluate(never) == \
+        ("median ratio nan over 0 matched sizes", False)
+
+
+def test_rank_table_values_and_the_low_rank_check():
+    eye, one = np.eye(4), np.outer(np.arange(1.0, 5.0), np.ones(3))
+    fits = {"top": {"v_fixed": [eye, eye, one], "v_adaptive": [one, one, one],
+                    "delta_w": [eye, one, one]}}
+    ranks = exp.rank_table(fits, 0.9)
+    assert len(ranks) == 9
+    got = ranks.set_index(["model", "layer"])["rank"]
+    assert got["fixed", 1] == 4 and got["adaptive", 1] == 1 and got["network", 2] == 1
+    values = exp.rank_values(ranks)
+    assert values["rank90_top_fixed_layer1"] == 4 and len(values) == 9
+    assert exp.mean_hidden_ranks(ranks).to_dict() == {"adaptive": 1.0, "fixed": 4.0,
+                                                      "network": 2.5}
+    measured, holds = exp.CLAIMS["adaptive_low_rank"].evaluate(ranks)
+    assert holds is True and "adaptive 1.0, fixed 4.0, network change 2.5" in measured
+
+
+def test_eigen_targets_have_unit_rms_and_live_in_their_band():
+    x = np.random.default_rng(0).normal(size=(30, 2)).astype(np.float32)
+    targets = exp.eigen_targets(x, 16, 1, {"top": [0, 3], "low": [10, 13]}, seed=0)
+    abc = parametrization.named("ntp", 1)
+    p0 = parametrization.init(jax.random.PRNGKey(0), abc, 2, 16, 1)
+    _, v = alignment.spectrum(entk.mlp_layer_kernels(p0, abc, x).sum(0))
+    for name, (i, j) in (("top", (0, 3)), ("low", (10, 13))):
+        t = targets[name]
+        assert t.shape == (30, 1) and t.dtype == np.float32
+        assert np.sqrt(np.mean(t.astype(np.float64) ** 2)) == pytest.approx(1.0, rel=1e-5)
+        inside = v[:, i:j] @ (v[:, i:j].T @ t)
+        assert np.linalg.norm(inside) / np.linalg.norm(t) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_kernel_change_on_a_tiny_problem():
+    x = np.random.default_rng(1).normal(size=(12, 2)).astype(np.float32)
+    targets = exp.eigen_targets(x, 8, 1, {"top": [0, 2], "low": [5, 7]}, seed=0)
+    kc, fits = exp.compute_kernel_change(x, targets, 8, 1, 1e-3, 3, 1e-2, seed=0)
+    assert list(kc.kernel[:4]) == ["initial", "network", "adaptive", "change cosine"]
+    assert (kc[kc.kernel == "initial"].rel_change == 0).all()
+    assert (kc[kc.kernel == "change cosine"].alignment.abs() <= 1 + 1e-9).all()
+    values = exp.kernel_change_values(kc, fits)
+    assert len(values) == 2 * 3 + 2 * 4 + 2 * 3  # losses, alignments, finite rel. changes
+    assert "kernel_top_change_cosine_alignment" in values
+    assert "reg_final_loss_low_adaptive" in values
+    for fig in (exp.plot_kernel_change(kc, "toy, profile test"),
+                exp.plot_singular_values(fits, "toy, profile test")):
+        assert len(fig.axes) == 2
+        plt.close(fig)
+
+
+def test_choose_lam_and_sample_complexity_curve_on_a_tiny_problem():
+    rng = np.random.default_rng(2)
+    x, labels = rng.normal(size=(30, 5)).astype(np.float32), np.arange(30) % 3
+    val = exp.choose_lam(x[:20], labels[:20], x[20:], labels[20:], [1e-3, 1e-2], 3, 8, 1, 2,
+                         1e-2)
+    assert len(val) == 4 and val.val_error.between(0, 1).all()
+    sc = exp.sample_complexity_curve(x, labels, x[20:], labels[20:], [10, 20], 3, 8, 1,
+                                     {"fixed": 1e-3, "adaptive": 1e-2}, 2, 1e-2)
+    assert len(sc) == 2 * 3 and sc.test_error.between(0, 1).all()
+    sc["data"], sc["dataset"] = "Toy set", "toy"
+    ratio = exp.matched_error_ratio(sc).assign(data="Toy set", dataset="toy")
+    values = exp.sample_complexity_values(sc, ratio, {"Toy set": {"adaptive": 1e-2}})
+    assert {"test_error_toy_fixed_n10", "train_error_toy_network_n20",
+            "lam_toy_adaptive"} <= set(values)
+    fig = exp.plot_sample_complexity(sc, "MLP 1x8, profile test")
+    assert fig.axes[0].get_title() == "Toy set, MLP 1x8, profile test"
+    plt.close(fig)
+
+
+def test_predict_refuses_an_unknown_model():
+    with pytest.raises(ValueError, match="unknown model"):
+        exp.predict({"model": None}, "ridge", np.zeros((1, 2)))
