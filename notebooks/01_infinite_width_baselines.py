@@ -34,7 +34,8 @@
 # `ntkpaper.data`). Deep ReLU FC kernels from neural-tangents, hyper-parameters chosen on a
 # validation split (official training images 50,000-60,000), test accuracy on the full 10k test
 # sets. Finite networks: one hidden layer, full-batch gradient descent on the MSE loss, widths
-# `WIDTHS`, in NTK and standard parameterisation. Every figure names the data and the profile;
+# `FINITE_WIDTHS`, in NTK and standard parameterisation. Every figure names the data and the
+# profile;
 # each claim is checked in code right after the figure that is its evidence, and the closing table
 # gathers them.
 
@@ -45,19 +46,19 @@ DATASETS = ["mnist", "fashion_mnist"]  # data sets for kernel regression
 N_TRAIN_SIZES = [100, 300, 1000, 3000, 10000]  # kernel-regression training-set sizes
 N_TEST = 10000  # test points (10000: the full official test set)
 N_VAL = 2000  # validation points for hyper-parameters (official train images 50k-60k)
-TUNE_N = 1000  # training-set size at which hyper-parameters are chosen
+TUNE_N_TRAIN = 1000  # training-set size at which hyper-parameters are chosen
 DEPTHS = [1, 2, 3, 4]  # hidden layers tried (and shown in the depth figure)
 WEIGHT_VAR = 2.0  # sigma_w^2 (ReLU's critical value)
 BIAS_VARS = [0.0, 0.05, 0.5]  # sigma_b^2 tried
 # relative ridge values tried
 DIAG_REGS = [1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0]
-REG_STUDY_N = 2000  # n of the ridge vs early-stopping study
+REG_N_TRAIN = 2000  # n of the ridge vs early-stopping study
 ZCA_STRENGTHS = [0.1, 1.0, 10.0]  # regularised ZCA strengths tried (Fashion-MNIST)
 PRECISION_SIZES = [300, 1000, 3000]  # n at which float32 and float64 solves are compared
 FINITE_N_TRAIN = 256  # finite vs infinite: MNIST training points
 FINITE_N_TEST = 2000  # finite vs infinite: test points
-WIDTHS = [64, 128, 256, 512, 1024]  # hidden widths of the finite networks
-N_ENSEMBLE = 4  # networks per width (single nets = each member)
+FINITE_WIDTHS = [64, 128, 256, 512, 1024]  # hidden widths of the finite networks
+FINITE_N_ENSEMBLE = 4  # networks per width (single nets = each member)
 FINITE_STEPS = 100  # full-batch gradient-descent steps
 FINITE_LR = 0.5  # NTK-parameterisation learning rate (SP: x sigma_w^2 / width)
 
@@ -70,7 +71,8 @@ run = pipeline.start(globals())
 # %% [markdown]
 # ## 1 · Hyper-parameters, chosen on validation
 #
-# For each data set we fit kernel regression on `TUNE_N` class-balanced training images and score
+# For each data set we fit kernel regression on `TUNE_N_TRAIN` class-balanced training images and
+# score
 # the validation split, over depth x sigma_b^2 x relative ridge (sigma_w^2 = 2, ReLU's critical
 # value: with a relative ridge the overall kernel scale does not matter, so the ratio
 # sigma_b^2 / sigma_w^2 is what is tuned). Depth and ridge are chosen per kernel; sigma_b^2 is
@@ -80,7 +82,7 @@ run = pipeline.start(globals())
 
 # %%
 with run.section("tuning"):
-    splits = exp.load_splits(DATASETS, TUNE_N, N_VAL, N_TEST, SEED)
+    splits = exp.load_splits(DATASETS, TUNE_N_TRAIN, N_VAL, N_TEST, SEED)
     tuning = exp.compute_tuning(splits, DEPTHS, WEIGHT_VAR, BIAS_VARS, DIAG_REGS)
     configs = exp.choose_configs(tuning)
 run.record_all(exp.config_records(configs))
@@ -120,27 +122,27 @@ exp.published_table(acc)
 # %% [markdown]
 # ## 3 · NNGP vs NTK across depth
 #
-# At `TUNE_N` training points, each depth with its own best sigma_b^2 and ridge on validation.
+# At `TUNE_N_TRAIN` training points, each depth with its own best sigma_b^2 and ridge on validation.
 
 # %%
 with run.section("depth"):
     depth = exp.compute_depth(tuning, splits)
-run.savefig(exp.plot_depth(depth, TUNE_N, run.caption(exp.data_title(DATASETS))),
+run.savefig(exp.plot_depth(depth, TUNE_N_TRAIN, run.caption(exp.data_title(DATASETS))),
             "nngp_vs_ntk_depth")
 depth.pivot_table(index=["dataset", "depth"], columns="kernel", values="test_acc")
 
 # %% [markdown]
 # ## 4 · Ridge regularisation vs early stopping
 #
-# NTK predictions at `REG_STUDY_N` training points, as a function of the relative ridge
+# NTK predictions at `REG_N_TRAIN` training points, as a function of the relative ridge
 # (`diag_reg`, at infinite training time) and of the gradient-flow time t (no ridge). Both are
 # spectral filters of the same kernel: ridge damps eigen-directions with eigenvalue below the
 # ridge, finite time those with eigenvalue below ~n/t.
 
 # %%
 with run.section("reg_vs_early_stopping"):
-    rvs = exp.compute_reg_vs_early_stopping(configs, REG_STUDY_N, SEED, splits, DIAG_REGS)
-run.savefig(exp.plot_reg_vs_early_stopping(rvs, REG_STUDY_N,
+    rvs = exp.compute_reg_vs_early_stopping(configs, REG_N_TRAIN, SEED, splits, DIAG_REGS)
+run.savefig(exp.plot_reg_vs_early_stopping(rvs, REG_N_TRAIN,
                                            run.caption(exp.data_title(DATASETS))),
             "ridge_vs_early_stopping")
 run.claim(exp.CLAIMS["ridge_like_early_stopping_mnist"], rvs)
@@ -152,15 +154,17 @@ exp.best_of_knobs(rvs)
 #
 # Lee et al. 2020 found ZCA whitening (with a regulariser relative to the mean eigenvalue of the
 # feature covariance) to improve kernels considerably on CIFAR-10. Here: the NTK on Fashion-MNIST
-# at `TUNE_N` points, ZCA fitted on the training subset, ridge re-chosen on validation for each
+# at `TUNE_N_TRAIN` points, ZCA fitted on the training subset, ridge re-chosen on validation for
+# each
 # strength.
 
 # %%
 zca_name = exp.zca_dataset(DATASETS)
 with run.section("zca"):
-    zca = exp.compute_zca(zca_name, configs[zca_name]["ntk"], TUNE_N, SEED, ZCA_STRENGTHS,
+    zca = exp.compute_zca(zca_name, configs[zca_name]["ntk"], TUNE_N_TRAIN, SEED, ZCA_STRENGTHS,
                           N_VAL, splits[zca_name][2], DIAG_REGS)
-run.savefig(exp.plot_zca(zca, TUNE_N, run.caption(exp.data_title([zca_name]))), "zca_whitening")
+run.savefig(exp.plot_zca(zca, TUNE_N_TRAIN, run.caption(exp.data_title([zca_name]))),
+            "zca_whitening")
 run.record_all(exp.zca_records(zca))
 run.claim(exp.CLAIMS["zca_helps"], zca)
 zca
@@ -184,7 +188,7 @@ precision
 # ## 7 · Finite networks vs their infinite-width limits
 #
 # One-hidden-layer ReLU networks on `FINITE_N_TRAIN` MNIST images, full-batch gradient descent on
-# the MSE loss for `FINITE_STEPS` steps, `N_ENSEMBLE` networks per width, sigma_b^2 = 0.05:
+# the MSE loss for `FINITE_STEPS` steps, `FINITE_N_ENSEMBLE` networks per width, sigma_b^2 = 0.05:
 #
 # * **NTK parameterisation** (learning rate `FINITE_LR`): the limit is NTK gradient flow for
 #   the same time t = lr x steps.
@@ -202,8 +206,8 @@ precision
 # %%
 with run.section("finite_vs_infinite"):
     nets, limits = exp.compute_finite_vs_infinite(
-        "mnist", FINITE_N_TRAIN, FINITE_N_TEST, WIDTHS, N_ENSEMBLE, FINITE_STEPS, FINITE_LR,
-        WEIGHT_VAR, bias_var=0.05, seed=SEED)
+        "mnist", FINITE_N_TRAIN, FINITE_N_TEST, FINITE_WIDTHS, FINITE_N_ENSEMBLE, FINITE_STEPS,
+        FINITE_LR, WEIGHT_VAR, bias_var=0.05, seed=SEED)
 summary = exp.summarise_finite(nets)
 slopes = exp.distance_slopes(nets)
 run.record_all(exp.slope_records(slopes))
@@ -214,7 +218,7 @@ run.savefig(exp.plot_finite_vs_infinite(summary, slopes, limits, FINITE_N_TRAIN,
                                         run.caption("MNIST")), "finite_vs_infinite_width")
 run.claim(exp.CLAIMS["centred_converge_ntk"], slopes)
 run.claim(exp.CLAIMS["centred_converge_sp"], slopes)
-run.claim(exp.CLAIMS["ensembles_closer"], summary, N_ENSEMBLE)
+run.claim(exp.CLAIMS["ensembles_closer"], summary, FINITE_N_ENSEMBLE)
 run.claim(exp.CLAIMS["uncentred_no_converge"], summary, slopes)
 run.claim(exp.CLAIMS["wider_is_better"], summary)
 summary.pivot_table(index="width", columns=["param", "variant"], values="rel_dist")

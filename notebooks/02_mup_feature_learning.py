@@ -48,18 +48,20 @@ DATASET = "mnist"  # data set
 N_TRAIN = 128  # training images (class-balanced)
 N_HIDDEN = 2  # hidden layers of the MLPs
 COORD_WIDTHS = [64, 256, 1024, 4096]  # widths of the coordinate check
-COORD_N = 64  # inputs of the coordinate check
+COORD_N_INPUTS = 64  # inputs of the coordinate check
 COORD_LR = 0.1  # base learning rate of the coordinate check
 COORD_STEPS = 1  # SGD steps of the coordinate check
 FEATURE_WIDTHS = [64, 256, 1024]  # widths for feature movement
 FEATURE_LR = 0.5  # base learning rate for feature movement
 FEATURE_STEPS = 50  # SGD steps for feature movement
-NTK_PROBE = 32  # inputs on which the empirical NTK's change is measured
+FEATURE_N_PROBE = 32  # inputs on which the empirical NTK's change is measured
 SWEEP_WIDTHS = [64, 256, 1024]  # widths of the learning-rate sweep
 # log2 of the SGD base learning rates, per parametrization (each grid brackets its optimum)
-SWEEP_LOG2_LRS = {'sp': [-10, -9, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4], 'mup': [-4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6]}
+SWEEP_LOG2_LRS = {"sp": [-10, -9, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4],
+                  "mup": [-4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6]}
 # log2 of the Adam base learning rates, per parametrization
-ADAM_LOG2_LRS = {'sp': [-14, -13, -12, -11, -10, -9, -8, -7, -6, -5, -4, -3, -2], 'mup': [-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2]}
+ADAM_LOG2_LRS = {"sp": [-14, -13, -12, -11, -10, -9, -8, -7, -6, -5, -4, -3, -2],
+                 "mup": [-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2]}
 SWEEP_STEPS = 50  # SGD steps per run of the sweep
 N_SEEDS = 2  # seeds per configuration
 LIMIT_WIDTHS = [64, 256, 1024, 4096]  # widths of the linear nets compared with their muP limit
@@ -86,8 +88,8 @@ print(DATA, x.shape, y.shape)
 
 # %%
 with run.section("coord_check"):
-    coord = exp.compute_coord_check(x[:COORD_N], y[:COORD_N], N_HIDDEN, COORD_WIDTHS, COORD_LR,
-                                    COORD_STEPS, N_SEEDS)
+    coord = exp.compute_coord_check(x[:COORD_N_INPUTS], y[:COORD_N_INPUTS], N_HIDDEN,
+                                    COORD_WIDTHS, COORD_LR, COORD_STEPS, N_SEEDS)
 coord_slopes = exp.coord_slopes(coord)
 run.record_all(exp.coord_ledger(coord_slopes))
 run.savefig(exp.plot_coord_check(coord, coord_slopes, run.caption(DATA)), "coord_check")
@@ -100,14 +102,15 @@ coord_slopes.unstack().round(2)
 # ## 2 · Feature learning vs width
 #
 # Relative change of the last hidden representation over `FEATURE_STEPS` steps of training,
-# ||phi(h_T) - phi(h_0)|| / ||phi(h_0)||, and of the empirical NTK on `NTK_PROBE` training inputs,
+# ||phi(h_T) - phi(h_0)|| / ||phi(h_0)||, and of the empirical NTK on `FEATURE_N_PROBE` training
+# inputs,
 # ||K_T - K_0|| / ||K_0||, for NTP and muP at the same base learning rate. In the kernel regime
 # the NTK's change is bounded by n^-1/2, and is typically of order 1/n (Dyer & Gur-Ari 2020).
 
 # %%
 with run.section("feature_movement"):
     fm = exp.compute_feature_movement(x, y, N_HIDDEN, FEATURE_WIDTHS, FEATURE_LR, FEATURE_STEPS,
-                                      N_SEEDS, ntk_probe=NTK_PROBE)
+                                      N_SEEDS, ntk_probe=FEATURE_N_PROBE)
 fm_slopes = exp.feature_slopes(fm)
 run.record_all(exp.feature_ledger(fm_slopes))
 run.savefig(exp.plot_feature_movement(fm, fm_slopes, FEATURE_STEPS, run.caption(DATA)),

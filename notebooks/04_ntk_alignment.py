@@ -50,7 +50,7 @@ SEED = 0  # seed of every random draw
 # sections 1-3: standard parametrization trained with Adam (REG_LR etc. = Adam's learning rate);
 # section 4: NTP vs muP with SGD (WIDTH_LR = base SGD learning rate)
 # 1 · spectrum alignment (Kopitkov & Indelman): 2-D regression, probe = training set
-REG_N = 500  # points of the 2-D regression task (also the probe set)
+REG_N_TRAIN = 500  # points of the 2-D regression task (also the probe set)
 REG_WIDTH = 128  # width of the regression MLP
 REG_DEPTH = 3  # hidden layers of the regression MLP
 REG_LR = 1e-3  # Adam learning rate
@@ -58,8 +58,8 @@ REG_STEPS = 4000  # full-batch training steps
 REG_DECAY_AT = 1000  # step at which the decayed run divides its learning rate by 10
 N_RECORD = 16  # log-spaced recording steps per run
 # 2 · tangent-feature alignment (Baratin et al.): MNIST, true vs partly random labels
-LABEL_N = 1000  # MNIST training images for the label study
-LABEL_PROBE = 500  # training images on which the kernel is measured
+LABEL_N_TRAIN = 1000  # MNIST training images for the label study
+LABEL_N_PROBE = 500  # training images on which the kernel is measured
 LABEL_WIDTH = 256  # width of the label-study MLP
 LABEL_DEPTH = 2  # hidden layers of the label-study MLP
 LABEL_LR = 1e-3  # Adam learning rate of the label study
@@ -67,16 +67,16 @@ LABEL_STEPS = 1000  # steps of the label study
 RANDOM_FRACTIONS = [0.0, 0.5]  # shares of training labels replaced at random
 N_TEST = 2000  # test images for the generalisation gap
 # 3 · layer-wise hierarchy (Lou et al.): deep tanh MLPs on Fashion-MNIST
-DEEP_N = 500  # Fashion-MNIST training images for the layer hierarchy
-DEEP_PROBE = 300  # of which used as the probe set
+DEEP_N_TRAIN = 500  # Fashion-MNIST training images for the layer hierarchy
+DEEP_N_PROBE = 300  # of which used as the probe set
 DEEP_WIDTH = 128  # width of the deep MLPs
 DEEP_DEPTH = 12  # hidden layers of the deep MLPs
 DEEP_LR = 1e-3  # Adam learning rate of the deep MLPs
 DEEP_STEPS = 500  # steps of the deep MLPs
 SIGMA_WS = [0.7, 1.0, 1.5]  # initial weight scales: below, at and above the edge of chaos
 # 4 · width: NTP vs muP on MNIST
-WIDTH_N = 500  # MNIST training images for the width study
-WIDTH_PROBE = 300  # of which used as the probe set
+WIDTH_N_TRAIN = 500  # MNIST training images for the width study
+WIDTH_N_PROBE = 300  # of which used as the probe set
 WIDTHS = [64, 256, 1024]  # widths of the width study
 WIDTH_DEPTH = 2  # hidden layers in the width study
 WIDTH_LR = 0.5  # base learning rate of the width study (both parametrizations)
@@ -100,8 +100,8 @@ run = pipeline.start(globals())
 # eigenvalues.
 
 # %%
-x_reg, y_reg = data.regression_task(REG_N, SEED)
-REG = f"2-D regression (n={REG_N}), MLP {REG_DEPTH}x{REG_WIDTH}"
+x_reg, y_reg = data.regression_task(REG_N_TRAIN, SEED)
+REG = f"2-D regression (n={REG_N_TRAIN}), MLP {REG_DEPTH}x{REG_WIDTH}"
 with run.section("spectrum_alignment"):
     spec, spectra = exp.compute_spectrum_alignment(x_reg, y_reg, REG_WIDTH, REG_DEPTH, REG_LR,
                                                    REG_STEPS, N_RECORD, REG_DECAY_AT, seed=SEED)
@@ -113,7 +113,7 @@ spec_summary.round(4)
 
 # %%
 run.claim(exp.CLAIMS["target_energy_grows"], spec)
-run.claim(exp.CLAIMS["output_in_top_span"], spec, n=REG_N)
+run.claim(exp.CLAIMS["output_in_top_span"], spec, n=REG_N_TRAIN)
 run.claim(exp.CLAIMS["lr_decay_changes_spectrum"], spec, decay_at=REG_DECAY_AT)
 
 # %% [markdown]
@@ -121,18 +121,18 @@ run.claim(exp.CLAIMS["lr_decay_changes_spectrum"], spec, decay_at=REG_DECAY_AT)
 #
 # An MLP on MNIST trained on its labels, with a share `RANDOM_FRACTIONS` of the training labels
 # replaced at random. Along training: the centred kernel-target alignment of the eNTK (on
-# `LABEL_PROBE` training images, with the labels being fitted), per layer; the generalisation gap
+# `LABEL_N_PROBE` training images, with the labels being fitted), per layer; the generalisation gap
 # (train minus test accuracy); and the tangent-kernel path complexity
 # sum_t ||theta_{t+1} - theta_t|| sqrt(tr K_t) / n (`alignment.path_complexity`: our reading of
 # Baratin et al.'s complexity of the sequence of tangent-kernel classes along the path).
 
 # %%
-x_lab, lab, TITLE = exp.load_images("mnist", LABEL_N, SEED)
+x_lab, lab, TITLE = exp.load_images("mnist", LABEL_N_TRAIN, SEED)
 x_te, lab_te, _ = exp.load_images("mnist", N_TEST, SEED, split="test")
-LAB = f"{TITLE} (n={LABEL_N}), MLP {LABEL_DEPTH}x{LABEL_WIDTH}"
+LAB = f"{TITLE} (n={LABEL_N_TRAIN}), MLP {LABEL_DEPTH}x{LABEL_WIDTH}"
 with run.section("label_alignment"):
     la = exp.compute_label_alignment(x_lab, lab, x_te, lab_te, 10, RANDOM_FRACTIONS, LABEL_WIDTH,
-                                     LABEL_DEPTH, LABEL_LR, LABEL_STEPS, N_RECORD, LABEL_PROBE,
+                                     LABEL_DEPTH, LABEL_LR, LABEL_STEPS, N_RECORD, LABEL_N_PROBE,
                                      seed=SEED)
 run.savefig(exp.plot_label_alignment(la, run.caption(LAB)), "label_alignment")
 la_end = exp.label_summary(la)
@@ -155,11 +155,11 @@ for claim_id in ("alignment_rises", "alignment_true_vs_random", "layers_differ",
 # backward loss of label information balance, so it should move with sigma_w.
 
 # %%
-x_deep, lab_deep, TITLE_F = exp.load_images("fashion_mnist", DEEP_N, SEED)
-DEEP = f"{TITLE_F} (n={DEEP_N}), tanh MLP {DEEP_DEPTH}x{DEEP_WIDTH}"
+x_deep, lab_deep, TITLE_F = exp.load_images("fashion_mnist", DEEP_N_TRAIN, SEED)
+DEEP = f"{TITLE_F} (n={DEEP_N_TRAIN}), tanh MLP {DEEP_DEPTH}x{DEEP_WIDTH}"
 with run.section("layer_hierarchy"):
     hier = exp.compute_layer_hierarchy(x_deep, exp.targets(lab_deep), SIGMA_WS, DEEP_WIDTH,
-                                       DEEP_DEPTH, DEEP_LR, DEEP_STEPS, DEEP_PROBE, N_SEEDS)
+                                       DEEP_DEPTH, DEEP_LR, DEEP_STEPS, DEEP_N_PROBE, N_SEEDS)
 peaks = exp.hierarchy_peaks(hier)
 run.record_all(exp.hierarchy_ledger(peaks), "deep_")
 run.savefig(exp.plot_layer_hierarchy(hier, run.caption(DEEP)), "layer_hierarchy")
@@ -175,11 +175,11 @@ peaks.round(4)
 # relative Frobenius change from initialisation) and its final alignment, vs width.
 
 # %%
-x_w, lab_w, _ = exp.load_images("mnist", WIDTH_N, SEED)
-WID = f"{TITLE} (n={WIDTH_N}), MLP depth {WIDTH_DEPTH}"
+x_w, lab_w, _ = exp.load_images("mnist", WIDTH_N_TRAIN, SEED)
+WID = f"{TITLE} (n={WIDTH_N_TRAIN}), MLP depth {WIDTH_DEPTH}"
 with run.section("width_study"):
     wid = exp.compute_width_study(x_w, exp.targets(lab_w), ["ntp", "mup"], WIDTHS, WIDTH_DEPTH,
-                                  WIDTH_LR, WIDTH_STEPS, WIDTH_PROBE, N_SEEDS)
+                                  WIDTH_LR, WIDTH_STEPS, WIDTH_N_PROBE, N_SEEDS)
 run.record_all(exp.width_ledger(wid), "width_")
 run.savefig(exp.plot_width(wid, WIDTH_STEPS, run.caption(WID)), "width")
 slopes = exp.width_slopes(wid).rel_change_from_init

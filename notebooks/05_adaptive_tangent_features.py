@@ -45,21 +45,21 @@ PROFILE = "cpu"  # smoke | cpu | full (the values below are cpu's; smoke and ful
 #                  some of them: ntkpaper/pipeline/profiles.py)
 SEED = 0  # seed of every random draw
 # 1-2 · kernel change and rank on the 2-D regression inputs
-REG_N = 300  # points of the regression problem
+REG_N_TRAIN = 300  # points of the regression problem
 REG_WIDTH = 64  # width of its MLP
 REG_DEPTH = 2  # hidden layers of its MLP
 BANDS = {"top": [0, 10], "low": [100, 110]}  # eigenvector bands of the initial eNTK: the targets
-LAM = 1e-4  # ridge / factored penalty of the regression fits
+REG_PENALTY = 1e-4  # ridge / factored penalty of the regression fits
 REG_LR = 1e-3  # Adam learning rate of the regression fits
-STEPS = 500  # full-batch Adam steps of every fit (all sections)
+FIT_STEPS = 500  # full-batch Adam steps of every fit (all sections)
 # 3 · sample complexity; CIFAR-10 is replaced by its stand-in when absent
-LR = 1e-2  # Adam lr of section 3 (at 1e-3 no model fitted its training set in 500 steps)
-LAMS = [1e-4, 1e-3, 1e-2]  # penalties tried per model on the validation split
-VAL_N = 300  # training size at which the penalties are chosen
+SAMPLE_LR = 1e-2  # Adam lr of section 3 (at 1e-3 no model fitted its training set in 500 steps)
+SAMPLE_PENALTIES = [1e-4, 1e-3, 1e-2]  # penalties tried per model on the validation split
+SAMPLE_N_TUNE = 300  # training size at which the penalties are chosen
 N_VAL = 2000  # validation images
-SIZES = [10, 30, 100, 300, 1000, 3000]  # training-set sizes
-WIDTH = 128  # width of the classification MLP
-DEPTH = 1  # hidden layers of the classification MLP
+SAMPLE_SIZES = [10, 30, 100, 300, 1000, 3000]  # training-set sizes
+SAMPLE_WIDTH = 128  # width of the classification MLP
+SAMPLE_DEPTH = 1  # hidden layers of the classification MLP
 N_TEST = 2000  # test images
 DATASETS = ["mnist", "fashion_mnist"]  # data sets (the paper's: MNIST and CIFAR-10)
 N_SEEDS = 1  # seeds (initialisations) per size
@@ -81,12 +81,12 @@ run = pipeline.start(globals())
 # (network K_T - K_0 vs adaptive K' - K_0).
 
 # %%
-x_reg, _ = data.regression_task(REG_N, SEED)
+x_reg, _ = data.regression_task(REG_N_TRAIN, SEED)
 targets = exp.eigen_targets(x_reg, REG_WIDTH, REG_DEPTH, BANDS, SEED)
-reg_caption = run.caption(f"2-D regression inputs (n={REG_N}), MLP {REG_DEPTH}x{REG_WIDTH}")
+reg_caption = run.caption(f"2-D regression inputs (n={REG_N_TRAIN}), MLP {REG_DEPTH}x{REG_WIDTH}")
 with run.section("kernel_change"):
-    kc, fits = exp.compute_kernel_change(x_reg, targets, REG_WIDTH, REG_DEPTH, LAM, STEPS,
-                                         REG_LR, SEED)
+    kc, fits = exp.compute_kernel_change(x_reg, targets, REG_WIDTH, REG_DEPTH, REG_PENALTY,
+                                         FIT_STEPS, REG_LR, SEED)
 run.record_all(exp.kernel_change_values(kc, fits))  # final losses: how well each model fitted
 run.savefig(exp.plot_kernel_change(kc, reg_caption), "kernel_change")
 run.claim(exp.CLAIMS["kernel_change_predicted"], kc)
@@ -116,20 +116,22 @@ ranks.pivot_table(index=["fit", "layer"], columns="model", values="rank")
 #
 # Test error vs training-set size (class-balanced subsets) for the three models, on MNIST and on
 # Fashion-MNIST (standing in for CIFAR-10), centred one-hot targets, `N_TEST` test images. Every
-# model gets the same `STEPS` full-batch Adam steps; at the cpu values all fit their training
+# model gets the same `FIT_STEPS` full-batch Adam steps; at the cpu values all fit their training
 # sets up to n = 300, and at n = 3000 the tangent-feature models leave 2-10% training error
-# (`train_error_*` in the ledger). The penalty of each tangent-feature model is chosen from `LAMS` on the
-# validation split at n = `VAL_N`. The sample-complexity ratio at matched error: how many
+# (`train_error_*` in the ledger). The penalty of each tangent-feature model is chosen from
+# `SAMPLE_PENALTIES` on the
+# validation split at n = `SAMPLE_N_TUNE`. The sample-complexity ratio at matched error: how many
 # samples the fixed model needs to reach the adaptive model's error at n (interpolated on the
 # fixed model's curve; blank where the fixed model never gets there within the sizes measured).
 
 # %%
 with run.section("sample_complexity"):
     sc, ratio, chosen = exp.compute_sample_complexity(
-        DATASETS, SIZES, N_TEST, N_VAL, VAL_N, LAMS, WIDTH, DEPTH, STEPS, LR, N_SEEDS, SEED)
+        DATASETS, SAMPLE_SIZES, N_TEST, N_VAL, SAMPLE_N_TUNE, SAMPLE_PENALTIES, SAMPLE_WIDTH,
+        SAMPLE_DEPTH, FIT_STEPS, SAMPLE_LR, N_SEEDS, SEED)
 run.record_all(exp.sample_complexity_values(sc, ratio, chosen))
 print("penalties chosen on validation:", chosen)
-run.savefig(exp.plot_sample_complexity(sc, run.caption(f"MLP {DEPTH}x{WIDTH}")),
+run.savefig(exp.plot_sample_complexity(sc, run.caption(f"MLP {SAMPLE_DEPTH}x{SAMPLE_WIDTH}")),
             "sample_complexity")
 for name in dict.fromkeys(sc.dataset):  # the data sets in the order they ran
     run.claim(exp.CLAIMS[f"adaptive_beats_fixed_{name}"], sc[sc.dataset == name])

@@ -38,7 +38,8 @@
 # labels* (eNTK: the dense-layer structure of `ntkpaper.entk`, differentiable, restricted to the
 # kept weights), with the mask recomputed from the student's weight magnitudes every `MASK_EVERY`
 # steps. Then every sparse network is trained on labels with its mask fixed (Adam, cross-entropy),
-# next to the dense network. Our training is short (`EPOCHS` epochs on `N_TRAIN` images): compare
+# next to the dense network. Our training is short (`TRAIN_EPOCHS` epochs on `N_TRAIN` images):
+# compare
 # methods with each other at equal budget, not with the paper's absolute numbers. The `full`
 # profile trains longer on 50,000 images and adds a LeNet-5 CNN (section 4; its eNTK from
 # per-example Jacobians).
@@ -52,9 +53,9 @@ N_TEST = 5000  # test images
 DENSITIES = [0.01, 0.03, 0.1]  # shares of hidden-layer weights kept on MNIST (output layer dense)
 METHODS = ["random", "magnitude", "snip", "ntt"]  # pruning methods compared
 N_SEEDS = 2  # initialisations per configuration
-EPOCHS = 5  # supervised epochs (Adam, cross-entropy, mask fixed)
-BATCH = 128  # supervised mini-batch size
-LR = 1e-3  # supervised Adam learning rate
+TRAIN_EPOCHS = 5  # supervised epochs (Adam, cross-entropy, mask fixed)
+TRAIN_BATCH = 128  # supervised mini-batch size
+TRAIN_LR = 1e-3  # supervised Adam learning rate
 NTT_STEPS = 150  # label-free transfer steps
 NTT_BATCH = 32  # unlabelled inputs per transfer step
 NTT_LR = 1e-3  # transfer Adam learning rate
@@ -72,8 +73,8 @@ from ntkpaper.experiments import nb06_neural_tangent_transfer as exp
 run = pipeline.start(globals())
 # the training protocol shared by every section (the sections differ in data, densities, network)
 protocol = dict(dims=DIMS, n_train=N_TRAIN, n_test=N_TEST, seed=SEED, n_seeds=N_SEEDS,
-                epochs=EPOCHS, batch=BATCH, lr=LR, ntt_steps=NTT_STEPS, ntt_batch=NTT_BATCH,
-                ntt_lr=NTT_LR, mask_every=MASK_EVERY)
+                epochs=TRAIN_EPOCHS, batch=TRAIN_BATCH, lr=TRAIN_LR, ntt_steps=NTT_STEPS,
+                ntt_batch=NTT_BATCH, ntt_lr=NTT_LR, mask_every=MASK_EVERY)
 
 # %% [markdown]
 # ## 1 · MNIST: accuracy after training, per method and density
@@ -84,16 +85,16 @@ protocol = dict(dims=DIMS, n_train=N_TRAIN, n_test=N_TEST, seed=SEED, n_seeds=N_
 # %%
 with run.section("mnist"):
     curves, ntt_log, MN = exp.compute_study("mnist", DENSITIES, METHODS, **protocol)
-final = exp.final_accuracy(curves, EPOCHS)
+final = exp.final_accuracy(curves, TRAIN_EPOCHS)
 summary = exp.accuracy_table(final, dense=False)
 run.record_all(exp.accuracy_values(summary, "mnist", std=True))
 run.record("acc_mnist_dense", exp.dense_accuracy(final))
-run.savefig(exp.plot_accuracy_vs_density(final, EPOCHS, run.caption(f"{MN} (n={N_TRAIN})")),
+run.savefig(exp.plot_accuracy_vs_density(final, TRAIN_EPOCHS, run.caption(f"{MN} (n={N_TRAIN})")),
             "accuracy_vs_density_mnist")
 rho3 = exp.closest_density(DENSITIES, 0.03)
 for other in ("random", "snip", "magnitude"):
     run.claim(exp.CLAIMS[f"ntt_beats_{other}_mnist"], summary, DENSITIES)
-run.claim(exp.CLAIMS["demo_gap_3pct"], summary, rho3, EPOCHS, N_TRAIN)
+run.claim(exp.CLAIMS["demo_gap_3pct"], summary, rho3, TRAIN_EPOCHS, N_TRAIN)
 summary.round(4)
 
 # %% [markdown]
@@ -117,7 +118,7 @@ exp.transfer_table(ntt_end).round(4)
 # %%
 with run.section("fashion"):
     f_curves, _, FM = exp.compute_study("fashion_mnist", FASHION_DENSITIES, METHODS, **protocol)
-f_final = exp.final_accuracy(f_curves, EPOCHS)
+f_final = exp.final_accuracy(f_curves, TRAIN_EPOCHS)
 f_summary = exp.accuracy_table(f_final)
 run.record_all(exp.accuracy_values(f_summary, "fashion"))
 run.savefig(exp.plot_accuracy_bars(f_final, "LeNet-300-100", run.caption(FM)),
@@ -139,7 +140,7 @@ if CNN_DENSITIES:
     with run.section("lenet5"):
         c_curves, _, CM = exp.compute_study("mnist", CNN_DENSITIES, CNN_METHODS, arch="lenet5",
                                             **protocol)
-    c_final = exp.final_accuracy(c_curves, EPOCHS)
+    c_final = exp.final_accuracy(c_curves, TRAIN_EPOCHS)
     c_summary = exp.accuracy_table(c_final)
     run.record_all(exp.accuracy_values(c_summary, "lenet5"))
     run.savefig(exp.plot_accuracy_bars(c_final, "LeNet-5", run.caption(CM)),

@@ -156,7 +156,7 @@ def _kpair(depth: int) -> float:
 def _nb01_tuning(p) -> Work:
     # per data set and sigma_b^2: kernels train x train and val x train for all depths at once,
     # then per depth and kernel an eigendecomposition (9 n^3) reused for every ridge
-    t, v, lmax = p.TUNE_N, p.N_VAL, max(p.DEPTHS)
+    t, v, lmax = p.TUNE_N_TRAIN, p.N_VAL, max(p.DEPTHS)
     passes = len(p.DATASETS) * len(p.BIAS_VARS)
     solves = passes * len(p.DEPTHS) * 2
     return _sum({"arrays": passes * (t * t + v * t) * _kpair(lmax)},
@@ -181,8 +181,8 @@ def _nb01_accuracy(p) -> Work:
 
 def _nb01_depth(p) -> Work:
     # per data set, one kernel pass per distinct sigma_b^2 among the best configs (at most
-    # len(BIAS_VARS)); a Cholesky solve per kernel and depth at TUNE_N
-    t, m, lmax = p.TUNE_N, p.N_TEST, max(p.DEPTHS)
+    # len(BIAS_VARS)); a Cholesky solve per kernel and depth at TUNE_N_TRAIN
+    t, m, lmax = p.TUNE_N_TRAIN, p.N_TEST, max(p.DEPTHS)
     passes = len(p.DATASETS) * len(p.BIAS_VARS)
     return _sum({"arrays": passes * (t * t + m * t) * _kpair(lmax)},
                 {"host": len(p.DATASETS) * 2 * len(p.DEPTHS) * (t**3 / 3 + 2 * m * t * K)},
@@ -190,10 +190,10 @@ def _nb01_depth(p) -> Work:
 
 
 def _nb01_reg(p) -> Work:
-    # per data set at REG_STUDY_N: NNGP/NTK kernels, one eigendecomposition, then ~27 cheap
+    # per data set at REG_N_TRAIN: NNGP/NTK kernels, one eigendecomposition, then ~27 cheap
     # ridge/time evaluations on the test set (kernels under 400 MB may come from the cache at
     # cpu; then this overestimates)
-    n, m, lmax = p.REG_STUDY_N, p.N_TEST, max(p.DEPTHS)
+    n, m, lmax = p.REG_N_TRAIN, p.N_TEST, max(p.DEPTHS)
     nd = len(p.DATASETS)
     evals = len(p.DIAG_REGS) + 1 + 13
     return _sum({"arrays": nd * (n * n + m * n) * _kpair(lmax)},
@@ -203,8 +203,9 @@ def _nb01_reg(p) -> Work:
 
 def _nb01_zca(p) -> Work:
     # one data set: per ZCA strength an eigendecomposition of the D x D covariance, whitening of
-    # train/val/test (2 N D^2), NTK kernels and two eigen-solvers at TUNE_N; plus the unwhitened run
-    t, v, m, d, lmax = p.TUNE_N, p.N_VAL, p.N_TEST, D_MNIST, max(p.DEPTHS)
+    # train/val/test (2 N D^2), NTK kernels and two eigen-solvers at TUNE_N_TRAIN; plus the
+    # unwhitened run
+    t, v, m, d, lmax = p.TUNE_N_TRAIN, p.N_VAL, p.N_TEST, D_MNIST, max(p.DEPTHS)
     s = len(p.ZCA_STRENGTHS)
     return _sum({"arrays": (s + 1) * (t * t + (v + m) * t) * _kpair(lmax)},
                 {"host": s * (9 * d**3 + 2 * (t + v + m) * d * d)
@@ -215,21 +216,22 @@ def _nb01_zca(p) -> Work:
 
 def _nb01_finite(p) -> Work:
     # kernels and two eigen-solvers at FINITE_N_TRAIN; per width three ensembles (NTK plain and
-    # centred, standard centred) of N_ENSEMBLE one-hidden-layer nets, full-batch GD (6 n params
+    # centred, standard centred) of FINITE_N_ENSEMBLE one-hidden-layer nets, full-batch GD (6 n
+    # params
     # per net and step, vmapped over the ensemble), test outputs at 0 and the end
-    n, m, e, steps = p.FINITE_N_TRAIN, p.FINITE_N_TEST, p.N_ENSEMBLE, p.FINITE_STEPS
+    n, m, e, steps = p.FINITE_N_TRAIN, p.FINITE_N_TEST, p.FINITE_N_ENSEMBLE, p.FINITE_STEPS
     nets = [_train(steps, e * 6 * n * _mlp_params(D_MNIST, w, 1), runs=3,
-                   extra=e * 3 * 2 * m * _mlp_params(D_MNIST, w, 1)) for w in p.WIDTHS]
+                   extra=e * 3 * 2 * m * _mlp_params(D_MNIST, w, 1)) for w in p.FINITE_WIDTHS]
     return _sum({"arrays": (n * n + m * n) * _kpair(1)},
                 {"host": 2 * (9 * n**3 + 2 * m * n * n)}, *nets,
-                _compiles(3 * 2 * len(p.WIDTHS)))
+                _compiles(3 * 2 * len(p.FINITE_WIDTHS)))
 
 
 def _nb01_memory(p) -> float:
     # accuracy_vs_n at the largest n: NNGP and NTK train kernels for up to two depths (4 n^2), the
     # ridge copy, its dtype copy and the Cholesky factor (3 n^2), four N_TEST x n test kernels;
     # reg_vs_early_stopping: two kernels, eigenvectors and copies (5 n^2), 3 N_TEST x n
-    n, m, r = max(p.N_TRAIN_SIZES), p.N_TEST, p.REG_STUDY_N
+    n, m, r = max(p.N_TRAIN_SIZES), p.N_TEST, p.REG_N_TRAIN
     return 8.0 * max(7 * n * n + 4 * m * n, 5 * r * r + 3 * m * r)
 
 
@@ -238,11 +240,12 @@ def _nb01_memory(p) -> float:
 
 
 def _nb02_coord(p) -> Work:
-    # 3 parametrizations x widths x seeds: COORD_STEPS full-batch steps on COORD_N inputs plus
+    # 3 parametrizations x widths x seeds: COORD_STEPS full-batch steps on COORD_N_INPUTS inputs
+    # plus
     # four forward passes; dominated at small sizes by one compilation per width
-    runs = [_train(p.COORD_STEPS, 6 * p.COORD_N * _mlp_params(D_MNIST, w, p.N_HIDDEN),
+    runs = [_train(p.COORD_STEPS, 6 * p.COORD_N_INPUTS * _mlp_params(D_MNIST, w, p.N_HIDDEN),
                    runs=3 * p.N_SEEDS,
-                   extra=4 * 2 * p.COORD_N * _mlp_params(D_MNIST, w, p.N_HIDDEN))
+                   extra=4 * 2 * p.COORD_N_INPUTS * _mlp_params(D_MNIST, w, p.N_HIDDEN))
             for w in p.COORD_WIDTHS]
     return _sum(*runs, _compiles(len(p.COORD_WIDTHS)),
                 _secs(3 * len(p.COORD_WIDTHS) * p.N_SEEDS * 0.05))
@@ -250,14 +253,14 @@ def _nb02_coord(p) -> Work:
 
 def _nb02_features(p) -> Work:
     # NTP and muP x widths x seeds: FEATURE_STEPS steps on N_TRAIN; the empirical NTK on
-    # NTK_PROBE inputs before and after, through neural-tangents implementation 2: 13 probe^2
+    # FEATURE_N_PROBE inputs before and after, through neural-tangents implementation 2: 13 probe^2
     # params flop-eq (fitted to benchmarks/results/entk_cpu.md, nt2_whole), compiled per call
     parts = []
     for w in p.FEATURE_WIDTHS:
         prm = _mlp_params(D_MNIST, w, p.N_HIDDEN)
         parts.append(_train(p.FEATURE_STEPS, 6 * p.N_TRAIN * prm, runs=2 * p.N_SEEDS,
                             extra=4 * 2 * p.N_TRAIN * prm))
-        parts.append({"arrays": 2 * p.N_SEEDS * 2 * 13 * p.NTK_PROBE**2 * prm})
+        parts.append({"arrays": 2 * p.N_SEEDS * 2 * 13 * p.FEATURE_N_PROBE**2 * prm})
     nw = len(p.FEATURE_WIDTHS)
     return _sum(*parts, _compiles(nw + 2 * 2 * nw * p.N_SEEDS))
 
@@ -420,33 +423,36 @@ def _fit_run(n: int, d: int, width: int, depth: int, k: int, steps: int, records
 
 def _nb04_spectrum(p) -> Work:
     # two runs (constant lr, decayed lr) on the 2-D regression (d = 2, k = 1), probe = all
-    # REG_N points, ~N_RECORD + 1 recordings (log-spaced steps and the decay step)
-    run = _fit_run(p.REG_N, 2, p.REG_WIDTH, p.REG_DEPTH, 1, p.REG_STEPS, p.N_RECORD + 1, p.REG_N,
-                   extra=2 * p.REG_N * _mlp_params(2, p.REG_WIDTH, p.REG_DEPTH, 1))
+    # REG_N_TRAIN points, ~N_RECORD + 1 recordings (log-spaced steps and the decay step)
+    run = _fit_run(p.REG_N_TRAIN, 2, p.REG_WIDTH, p.REG_DEPTH, 1, p.REG_STEPS, p.N_RECORD + 1,
+                   p.REG_N_TRAIN,
+                   extra=2 * p.REG_N_TRAIN * _mlp_params(2, p.REG_WIDTH, p.REG_DEPTH, 1))
     return _sum(run, run)
 
 
 def _nb04_label(p) -> Work:
-    # one run per random-label fraction on LABEL_N MNIST images; each recording also evaluates
-    # train and test accuracy (forward passes on LABEL_N and N_TEST)
+    # one run per random-label fraction on LABEL_N_TRAIN MNIST images; each recording also evaluates
+    # train and test accuracy (forward passes on LABEL_N_TRAIN and N_TEST)
     prm = _mlp_params(D_MNIST, p.LABEL_WIDTH, p.LABEL_DEPTH)
-    run = _fit_run(p.LABEL_N, D_MNIST, p.LABEL_WIDTH, p.LABEL_DEPTH, K, p.LABEL_STEPS, p.N_RECORD,
-                   p.LABEL_PROBE, extra=2 * (p.LABEL_N + p.N_TEST + p.LABEL_PROBE) * prm)
+    run = _fit_run(p.LABEL_N_TRAIN, D_MNIST, p.LABEL_WIDTH, p.LABEL_DEPTH, K, p.LABEL_STEPS,
+                   p.N_RECORD,
+                   p.LABEL_N_PROBE, extra=2 * (p.LABEL_N_TRAIN + p.N_TEST + p.LABEL_N_PROBE) * prm)
     return _sum(*[run] * len(p.RANDOM_FRACTIONS))
 
 
 def _nb04_hierarchy(p) -> Work:
     # per sigma_w and seed: DEEP_STEPS full-batch Adam steps of a DEEP_DEPTH-layer tanh MLP on
-    # DEEP_N images; per-layer eNTKs on DEEP_PROBE inputs at the start and end (no spectrum)
-    run = _fit_run(p.DEEP_N, D_MNIST, p.DEEP_WIDTH, p.DEEP_DEPTH, K, p.DEEP_STEPS, 2,
-                   p.DEEP_PROBE, eigh=False)
+    # DEEP_N_TRAIN images; per-layer eNTKs on DEEP_N_PROBE inputs at the start and end (no spectrum)
+    run = _fit_run(p.DEEP_N_TRAIN, D_MNIST, p.DEEP_WIDTH, p.DEEP_DEPTH, K, p.DEEP_STEPS, 2,
+                   p.DEEP_N_PROBE, eigh=False)
     return _sum(*[run] * (len(p.SIGMA_WS) * p.N_SEEDS))
 
 
 def _nb04_width(p) -> Work:
-    # NTP and muP x widths x seeds: WIDTH_STEPS SGD steps on WIDTH_N images, recordings at the
-    # start and end on WIDTH_PROBE inputs
-    runs = [_fit_run(p.WIDTH_N, D_MNIST, w, p.WIDTH_DEPTH, K, p.WIDTH_STEPS, 2, p.WIDTH_PROBE)
+    # NTP and muP x widths x seeds: WIDTH_STEPS SGD steps on WIDTH_N_TRAIN images, recordings at the
+    # start and end on WIDTH_N_PROBE inputs
+    runs = [_fit_run(p.WIDTH_N_TRAIN, D_MNIST, w, p.WIDTH_DEPTH, K, p.WIDTH_STEPS, 2,
+                     p.WIDTH_N_PROBE)
             for w in p.WIDTHS]
     return _sum(*[r for r in runs for _ in range(2 * p.N_SEEDS)])
 
@@ -457,10 +463,10 @@ def _nb04_memory(p) -> float:
     def one(n, probe, width, depth):
         return (2 * 8.0 * (depth + 1) * probe**2 + 4.0 * probe * K * width * (depth + 1)
                 + 4.0 * 3 * n * width * depth)
-    return max(one(p.REG_N, p.REG_N, p.REG_WIDTH, p.REG_DEPTH),
-               one(max(p.LABEL_N, p.N_TEST), p.LABEL_PROBE, p.LABEL_WIDTH, p.LABEL_DEPTH),
-               one(p.DEEP_N, p.DEEP_PROBE, p.DEEP_WIDTH, p.DEEP_DEPTH),
-               one(p.WIDTH_N, p.WIDTH_PROBE, max(p.WIDTHS), p.WIDTH_DEPTH))
+    return max(one(p.REG_N_TRAIN, p.REG_N_TRAIN, p.REG_WIDTH, p.REG_DEPTH),
+               one(max(p.LABEL_N_TRAIN, p.N_TEST), p.LABEL_N_PROBE, p.LABEL_WIDTH, p.LABEL_DEPTH),
+               one(p.DEEP_N_TRAIN, p.DEEP_N_PROBE, p.DEEP_WIDTH, p.DEEP_DEPTH),
+               one(p.WIDTH_N_TRAIN, p.WIDTH_N_PROBE, max(p.WIDTHS), p.WIDTH_DEPTH))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -481,30 +487,31 @@ def _fit_all(n: int, d: int, width: int, depth: int, k: int, steps: int) -> Work
 
 def _nb05_kernel_change(p) -> Work:
     # per target band: fit_all on the 2-D regression (d = 2, k = 1), then the initial, trained and
-    # adapted eNTKs on all REG_N points and their alignments
-    n = p.REG_N
+    # adapted eNTKs on all REG_N_TRAIN points and their alignments
+    n = p.REG_N_TRAIN
     layers = _mlp_layers(2, p.REG_WIDTH, p.REG_DEPTH, 1)
-    per = _sum(_fit_all(n, 2, p.REG_WIDTH, p.REG_DEPTH, 1, p.STEPS),
+    per = _sum(_fit_all(n, 2, p.REG_WIDTH, p.REG_DEPTH, 1, p.FIT_STEPS),
                {"arrays": 3 * _entk_structured(n, layers, 1), "host": 3 * 20 * n * n},
                _compiles(1))
     return _sum(*[per] * len(p.BANDS))
 
 
 def _nb05_sample(p) -> Work:
-    # per data set: LAMS fits at VAL_N, then N_SEEDS fits per size; predictions of the three models
+    # per data set: SAMPLE_PENALTIES fits at SAMPLE_N_TUNE, then N_SEEDS fits per size; predictions
+    # of the three models
     # (~4 forward passes each) on N_TEST and the training set; loading and standardising images
     parts = []
     for name in p.DATASETS:
         d = D_IMAGE.get(name, D_MNIST)
-        prm = _mlp_params(d, p.WIDTH, p.DEPTH)
-        for _ in p.LAMS:
-            parts += [_fit_all(p.VAL_N, d, p.WIDTH, p.DEPTH, K, p.STEPS),
+        prm = _mlp_params(d, p.SAMPLE_WIDTH, p.SAMPLE_DEPTH)
+        for _ in p.SAMPLE_PENALTIES:
+            parts += [_fit_all(p.SAMPLE_N_TUNE, d, p.SAMPLE_WIDTH, p.SAMPLE_DEPTH, K, p.FIT_STEPS),
                       {"arrays": 2 * 4 * 2 * p.N_VAL * prm}]
-        for n in p.SIZES:
+        for n in p.SAMPLE_SIZES:
             for _ in range(p.N_SEEDS):
-                parts += [_fit_all(n, d, p.WIDTH, p.DEPTH, K, p.STEPS),
+                parts += [_fit_all(n, d, p.SAMPLE_WIDTH, p.SAMPLE_DEPTH, K, p.FIT_STEPS),
                           {"arrays": 3 * 4 * 2 * (p.N_TEST + n) * prm}]
-        parts.append({"host": (max(p.SIZES) + p.N_TEST + p.N_VAL) * d * 20})
+        parts.append({"host": (max(p.SAMPLE_SIZES) + p.N_TEST + p.N_VAL) * d * 20})
     return _sum(*parts)
 
 
@@ -512,8 +519,8 @@ def _nb05_memory(p) -> float:
     # the adaptive factors of the first layer (d x d, d x w, w x w) with Adam's moments and
     # gradients (x4), the jvp's activations on the largest training set, the test predictions
     d = max(D_IMAGE.get(name, D_MNIST) for name in p.DATASETS)
-    w, n = p.WIDTH, max(p.SIZES)
-    return 4.0 * (4 * (d * d + d * w + w * w) + 4 * n * w * (p.DEPTH + 1)
+    w, n = p.SAMPLE_WIDTH, max(p.SAMPLE_SIZES)
+    return 4.0 * (4 * (d * d + d * w + w * w) + 4 * n * w * (p.SAMPLE_DEPTH + 1)
                   + 2 * p.N_TEST * (d + w))
 
 
@@ -527,14 +534,14 @@ LENET5_FWD = 2 * (28 * 28 * 6 * 25 + 10 * 10 * 16 * 150 + 400 * 120 + 120 * 84 +
 
 def _sparse_study(p, densities, methods, arch: str) -> Work:
     """``experiments.nb06_neural_tangent_transfer.compute_sparse_comparison``: per seed the dense
-    net and every (density, method), each trained EPOCHS epochs of Adam mini-batches in a Python
-    loop (dense matmuls with masked weights: 3 forward costs per example and step), evaluated on
-    N_TEST every epoch; NTT per (seed, density): NTT_STEPS label-free steps on NTT_BATCH inputs
-    whose loss holds the teacher's and the student's eNTKs (k backward passes per input, then
-    Gram matrices: dense for the teacher; for the student gathered features (2 B^2 k nnz) when
-    rho k < 0.5, else the masked contraction (2 B^2 fi fo); the CNN contracts per-example
-    Jacobians, 2 B^2 params), forward, backward ~3x; an evaluation on 256 inputs every
-    MASK_EVERY steps."""
+    net and every (density, method), each trained TRAIN_EPOCHS epochs of Adam mini-batches in a
+    Python loop (dense matmuls with masked weights: 3 forward costs per example and step),
+    evaluated on N_TEST every epoch; NTT per (seed, density): NTT_STEPS label-free steps on
+    NTT_BATCH inputs whose loss holds the teacher's and the student's eNTKs (k backward passes
+    per input, then Gram matrices: dense for the teacher; for the student gathered features (2
+    B^2 k nnz) when rho k < 0.5, else the masked contraction (2 B^2 fi fo); the CNN contracts
+    per-example Jacobians, 2 B^2 params), forward, backward ~3x; an evaluation on 256 inputs
+    every MASK_EVERY steps."""
     if not densities:
         return {}
     if arch == "mlp":
@@ -552,9 +559,9 @@ def _sparse_study(p, densities, methods, arch: str) -> Work:
         return jac + teacher + student
 
     trainings = p.N_SEEDS * (1 + len(densities) * len(methods))
-    steps = p.EPOCHS * (p.N_TRAIN // p.BATCH)
-    parts = [_train(steps, 3 * p.BATCH * fwd, runs=trainings,
-                    extra=(p.EPOCHS + 1) * p.N_TEST * fwd + p.N_TRAIN * fwd),
+    steps = p.TRAIN_EPOCHS * (p.N_TRAIN // p.TRAIN_BATCH)
+    parts = [_train(steps, 3 * p.TRAIN_BATCH * fwd, runs=trainings,
+                    extra=(p.TRAIN_EPOCHS + 1) * p.N_TEST * fwd + p.N_TRAIN * fwd),
              _fit_steps(trainings * steps), _compiles(2 * trainings)]
     if "ntt" in methods:
         for rho in densities:

@@ -37,13 +37,14 @@ def test_cpu_profile_reproduces_the_ledger():
 
 def test_doubling_a_size_scales_its_terms():
     """Through the function the CLI uses (-p overrides): the eNTK term of notebook 02's
-    feature_movement is quadratic in NTK_PROBE; notebook 01's Cholesky solves are cubic in n."""
+    feature_movement is quadratic in FEATURE_N_PROBE; notebook 01's Cholesky solves are cubic
+    in n."""
     def section(stem, name, overrides):
         (nb,) = plan.plans([stem], "full", overrides)
         return next(s for s in nb.sections if s.section == name)
 
-    a = section("02", "feature_movement", {"NTK_PROBE": 32})
-    b = section("02", "feature_movement", {"NTK_PROBE": 64})
+    a = section("02", "feature_movement", {"FEATURE_N_PROBE": 32})
+    b = section("02", "feature_movement", {"FEATURE_N_PROBE": 64})
     assert b.cpu_by_kind["arrays"] == pytest.approx(4 * a.cpu_by_kind["arrays"], rel=1e-12)
     for kind in set(a.cpu_by_kind) - {"arrays"}:  # training and compilation do not change
         assert b.cpu_by_kind[kind] == pytest.approx(a.cpu_by_kind[kind], rel=1e-12)
