@@ -22,8 +22,9 @@ def test_profiles_resolve_and_override():
     smoke = profiles.resolve(NB, "smoke")
     assert max(cpu.N_TRAIN_SIZES) >= 10000 and cpu.N_TEST == 10000
     assert max(smoke.N_TRAIN_SIZES) < max(cpu.N_TRAIN_SIZES)
-    p = profiles.resolve(NB, "smoke", {"N_TEST": 123, "WIDTHS": (8, 16), "DEPTHS": None})
-    assert p.N_TEST == 123 and p.WIDTHS == [8, 16] and p.DEPTHS == smoke.DEPTHS
+    p = profiles.resolve(NB, "smoke", {"N_TEST": 123, "FINITE_WIDTHS": (8, 16),
+                                       "DEPTHS": None})
+    assert p.N_TEST == 123 and p.FINITE_WIDTHS == [8, 16] and p.DEPTHS == smoke.DEPTHS
     assert profiles.resolve(NB, "cpu", {"WEIGHT_VAR": 1}).WEIGHT_VAR == 1  # int ok for float
 
 
@@ -55,14 +56,15 @@ def test_bad_parameter_name_type_and_range():
         profiles.resolve(NB, "cpu", {"N_TRIAN": 5})
     with pytest.raises(profiles.ProfileError, match="N_TEST='many' has the wrong type"):
         profiles.resolve(NB, "cpu", {"N_TEST": "many"})
-    with pytest.raises(profiles.ProfileError, match="WIDTHS"):
-        profiles.resolve(NB, "cpu", {"WIDTHS": [64, "wide"]})
+    with pytest.raises(profiles.ProfileError, match="FINITE_WIDTHS"):
+        profiles.resolve(NB, "cpu", {"FINITE_WIDTHS": [64, "wide"]})
     with pytest.raises(profiles.ProfileError, match="N_TEST=0 is out of range.*> 0"):
         profiles.resolve(NB, "cpu", {"N_TEST": 0})
-    with pytest.raises(profiles.ProfileError, match="WIDTHS=\\[64, -1\\] is out of range"):
-        profiles.resolve(NB, "cpu", {"WIDTHS": [64, -1]})
-    with pytest.raises(profiles.ProfileError, match="WIDTHS is empty"):
-        profiles.resolve(NB, "cpu", {"WIDTHS": []})
+    with pytest.raises(profiles.ProfileError,
+                       match="FINITE_WIDTHS=\\[64, -1\\] is out of range"):
+        profiles.resolve(NB, "cpu", {"FINITE_WIDTHS": [64, -1]})
+    with pytest.raises(profiles.ProfileError, match="FINITE_WIDTHS is empty"):
+        profiles.resolve(NB, "cpu", {"FINITE_WIDTHS": []})
     with pytest.raises(profiles.ProfileError, match="BIAS_VARS"):
         profiles.resolve(NB, "cpu", {"BIAS_VARS": [-0.1]})
     assert profiles.resolve(NB, "cpu", {"BIAS_VARS": [0.0]}).BIAS_VARS == [0.0]  # >= 0 allowed
@@ -91,7 +93,8 @@ def test_session_puts_resolved_values_into_the_namespace(tmp_path, monkeypatch):
     run = session.start(ns)  # found by its parameter names
     assert run.notebook == NB and run.out_dir == paths.output_dir() / NB
     assert ns["N_TEST"] == 77  # an explicit value wins over the profile
-    assert ns["WIDTHS"] == profiles.PROFILES[NB]["smoke"]["WIDTHS"]  # unchanged: smoke's value
+    # a value left as in the file takes the profile's value
+    assert ns["FINITE_WIDTHS"] == profiles.PROFILES[NB]["smoke"]["FINITE_WIDTHS"]
     assert run.params.N_TEST == 77
     with run.section("work"):
         pass
