@@ -117,9 +117,8 @@ exp.transfer_table(ntt_end).round(4)
 
 # %%
 with run.section("fashion"):
-    f_curves, _, FM = exp.compute_study("fashion_mnist", FASHION_DENSITIES, METHODS, **protocol)
-f_final = exp.final_accuracy(f_curves, TRAIN_EPOCHS)
-f_summary = exp.accuracy_table(f_final)
+    f_final, f_summary, FM = exp.compute_accuracy_study("fashion_mnist", FASHION_DENSITIES,
+                                                        METHODS, **protocol)
 run.record_all(exp.accuracy_values(f_summary, "fashion"))
 run.savefig(exp.plot_accuracy_bars(f_final, "LeNet-300-100", run.caption(FM)),
             "accuracy_fashion")
@@ -138,10 +137,8 @@ f_summary.round(4)
 # %%
 if CNN_DENSITIES:
     with run.section("lenet5"):
-        c_curves, _, CM = exp.compute_study("mnist", CNN_DENSITIES, CNN_METHODS, arch="lenet5",
-                                            **protocol)
-    c_final = exp.final_accuracy(c_curves, TRAIN_EPOCHS)
-    c_summary = exp.accuracy_table(c_final)
+        c_final, c_summary, CM = exp.compute_accuracy_study("mnist", CNN_DENSITIES, CNN_METHODS,
+                                                            arch="lenet5", **protocol)
     run.record_all(exp.accuracy_values(c_summary, "lenet5"))
     run.savefig(exp.plot_accuracy_bars(c_final, "LeNet-5", run.caption(CM)),
                 "accuracy_lenet5_mnist")

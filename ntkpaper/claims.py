@@ -77,12 +77,11 @@ class Claim:
 
 def collect(*items: Claim) -> dict[str, Claim]:
     """``{claim.id: claim}``, refusing duplicate ids."""
-    out: dict[str, Claim] = {}
-    for c in items:
-        if c.id in out:
-            raise ValueError(f"duplicate claim id {c.id!r}")
-        out[c.id] = c
-    return out
+    ids = [c.id for c in items]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ValueError(f"duplicate claim id {repeated[0]!r}")
+    return dict(zip(ids, items))
 
 
 def in_range(label: str, value: float, lo: float | None, hi: float | None,

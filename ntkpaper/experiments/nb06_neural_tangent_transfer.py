@@ -203,6 +203,16 @@ def compute_study(name: str, densities: Sequence[float], methods: Sequence[str],
     return curves.assign(data=title), ntt_log.assign(data=title), title
 
 
+def compute_accuracy_study(name: str, densities: Sequence[float], methods: Sequence[str],
+                           arch: str = "mlp", **protocol
+                           ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """:func:`compute_study` reduced to what sections 3 and 4 show: the final rows
+    (:func:`final_accuracy`), their :func:`accuracy_table` and the data set's title."""
+    curves, _, title = compute_study(name, densities, methods, arch=arch, **protocol)
+    final = final_accuracy(curves, protocol["epochs"])
+    return final, accuracy_table(final), title
+
+
 def final_accuracy(curves: pd.DataFrame, epochs: int) -> pd.DataFrame:
     """The rows of ``curves`` after the last epoch (one per method, density and seed)."""
     return curves[curves.epoch == epochs]
