@@ -76,8 +76,8 @@ from ntkpaper import pipeline
 from ntkpaper.experiments import nb02_mup_feature_learning as exp
 
 run = pipeline.start(globals())
-x, y, x_test, labels_test, DATA = exp.load_data(DATASET, N_TRAIN, N_TEST, SEED)
-print(DATA, x.shape, y.shape)
+x, y, x_test, labels_test, data_title = exp.load_data(DATASET, N_TRAIN, N_TEST, SEED)
+print(data_title, x.shape, y.shape)
 
 # %% [markdown]
 # ## 1 · Coordinate checks
@@ -92,7 +92,7 @@ with run.section("coord_check"):
                                     COORD_WIDTHS, COORD_LR, COORD_STEPS, N_SEEDS)
 coord_slopes = exp.coord_slopes(coord)
 run.record_all(exp.coord_ledger(coord_slopes))
-run.savefig(exp.plot_coord_check(coord, coord_slopes, run.caption(DATA)), "coord_check")
+run.savefig(exp.plot_coord_check(coord, coord_slopes, run.caption(data_title)), "coord_check")
 run.claim(exp.CLAIMS["coord_sp"], coord_slopes, N_HIDDEN)
 run.claim(exp.CLAIMS["coord_ntp"], coord_slopes, N_HIDDEN)
 run.claim(exp.CLAIMS["coord_mup"], coord_slopes, N_HIDDEN)
@@ -113,7 +113,7 @@ with run.section("feature_movement"):
                                       N_SEEDS, ntk_probe=FEATURE_N_PROBE)
 fm_slopes = exp.feature_slopes(fm)
 run.record_all(exp.feature_ledger(fm_slopes))
-run.savefig(exp.plot_feature_movement(fm, fm_slopes, FEATURE_STEPS, run.caption(DATA)),
+run.savefig(exp.plot_feature_movement(fm, fm_slopes, FEATURE_STEPS, run.caption(data_title)),
             "feature_movement_vs_width")
 run.claim(exp.CLAIMS["features_ntp"], fm_slopes)
 run.claim(exp.CLAIMS["features_mup"], fm_slopes)
@@ -138,7 +138,7 @@ with run.section("lr_sweep"):
     sweep = exp.compute_lr_transfer(x, y, N_HIDDEN, SWEEP_WIDTHS, grids, SWEEP_STEPS, N_SEEDS)
 best = exp.best_learning_rates(sweep, grids)
 run.record_all(exp.best_ledger(best))
-run.savefig(exp.plot_lr_transfer(sweep, SWEEP_STEPS, run.caption(DATA)), "lr_transfer")
+run.savefig(exp.plot_lr_transfer(sweep, SWEEP_STEPS, run.caption(data_title)), "lr_transfer")
 run.claim(exp.CLAIMS["lr_transfer_mup_sgd"], best, SWEEP_WIDTHS)
 run.claim(exp.CLAIMS["lr_drift_sp_sgd"], best, SWEEP_WIDTHS)
 run.claim(exp.CLAIMS["lr_transfer_mup_adam"], best, SWEEP_WIDTHS)
@@ -168,7 +168,7 @@ with run.section("linear_limit"):
                                             LIMIT_STEPS)
 lin_slope = run.record("linear_limit_dist_slope", exp.linear_slope(lin))
 run.record_all(lin_summary, "linear_")
-run.savefig(exp.plot_linear_limit(lin, lin_slope, run.caption(DATA)),
+run.savefig(exp.plot_linear_limit(lin, lin_slope, run.caption(data_title)),
             "linear_mup_limit_convergence")
 run.claim(exp.CLAIMS["linear_limit_convergence"], lin)
 run.claim(exp.CLAIMS["linear_limit_learns_features"], lin_summary["limit_G_A_rel_change"])
@@ -198,7 +198,8 @@ with run.section("relu_limits"):
                                    RELU_REF_WIDTH, labels_test=labels_test)
 run.record_all(exp.relu_slopes(relu), "relu_slope_")
 run.record_all(exp.relu_accuracies(relu), "relu_acc_")
-run.savefig(exp.plot_relu_limits(relu, LIMIT_LR * LIMIT_STEPS, run.caption(DATA)), "relu_limits")
+run.savefig(exp.plot_relu_limits(relu, LIMIT_LR * LIMIT_STEPS, run.caption(data_title)),
+            "relu_limits")
 run.claim(exp.CLAIMS["relu_ntp_to_ntk"], relu)
 run.claim(exp.CLAIMS["relu_mup_not_ntk"], relu)
 run.claim(exp.CLAIMS["relu_mup_cauchy"], relu)

@@ -95,7 +95,7 @@ run = pipeline.start(globals())
 
 # %%
 with run.section("word2vec"):
-    corpus, questions, CORPUS = exp.load_corpus(W2V_CORPUS, W2V_MAX_TOKENS)
+    corpus, questions, corpus_title = exp.load_corpus(W2V_CORPUS, W2V_MAX_TOKENS)
     w2v, info = exp.compute_word2vec(
         corpus, questions, W2V_VOCAB, W2V_MUP_WIDTHS, W2V_OTHER_WIDTHS, W2V_LR,
         epochs=W2V_EPOCHS, window=W2V_WINDOW, negative=W2V_NEGATIVE, sample=W2V_SAMPLE,
@@ -103,7 +103,7 @@ with run.section("word2vec"):
 run.record_all(exp.word2vec_records(w2v), "w2v_")
 run.record_all(info, "w2v_")
 slopes = exp.movement_slopes(w2v)
-run.savefig(exp.plot_word2vec(w2v, info, slopes, run.caption(CORPUS)),
+run.savefig(exp.plot_word2vec(w2v, info, slopes, run.caption(corpus_title)),
             "word2vec_accuracy_and_movement_vs_width")
 run.record_all(slopes, "w2v_movement_slope_")
 run.claim(exp.CLAIMS["w2v_mup_improves_with_width"], w2v)
@@ -121,11 +121,11 @@ w2v.round(4)
 # %%
 with run.section("fewshot_data"):
     chars = exp.load_characters(FS_DATA, FS_BACKGROUND, FS_EVALUATION, FS_DRAWINGS, SEED)
-CHARS = chars.meta["title"]  # names the stand-in when it is one
+chars_title = chars.meta["title"]  # names the stand-in when it is one
 bg, ev = chars.subset("background"), chars.subset("evaluation")
 run.record("fs_characters_background", len(bg.images))
 run.record("fs_characters_evaluation", len(ev.images))
-run.savefig(exp.plot_characters(chars, SEED, run.caption(CHARS)), "fewshot_characters")
+run.savefig(exp.plot_characters(chars, SEED, run.caption(chars_title)), "fewshot_characters")
 exp.character_counts(chars)
 
 # %% [markdown]
@@ -148,8 +148,8 @@ with run.section("fewshot"):
         test_tasks=FS_TEST_TASKS, val_tasks=FS_VAL_TASKS, val_fraction=FS_VAL_FRACTION,
         val_every=FS_VAL_EVERY, kernel_lrs=KERNEL_LRS, kernel_steps=KERNEL_STEPS, seed=SEED)
 run.record_all(exp.fewshot_records(fs), "fs_")
-TASK = f"{FS_WAYS}-way {FS_SHOTS}-shot"
-run.savefig(exp.plot_fewshot(fs, fs_curves, TASK, run.caption(CHARS)),
+task = f"{FS_WAYS}-way {FS_SHOTS}-shot"
+run.savefig(exp.plot_fewshot(fs, fs_curves, task, run.caption(chars_title)),
             "fewshot_accuracy_vs_width")
 run.claim(exp.CLAIMS["fs_mup_limit_beats_kernels"], fs)
 run.claim(exp.CLAIMS["fs_mup_approaches_limit"], fs)
@@ -172,7 +172,7 @@ fs.round(4)
 # section shows one run at the paper's budget.
 
 # %%
-exp.table2(fs, FS_WIDTHS, f"{TASK}, {CHARS}")
+exp.table2(fs, FS_WIDTHS, f"{task}, {chars_title}")
 
 # %% [markdown]
 # ### At the paper's meta-training budget (one committed GPU run)

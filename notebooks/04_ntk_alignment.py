@@ -101,11 +101,11 @@ run = pipeline.start(globals())
 
 # %%
 x_reg, y_reg = data.regression_task(REG_N_TRAIN, SEED)
-REG = f"2-D regression (n={REG_N_TRAIN}), MLP {REG_DEPTH}x{REG_WIDTH}"
+reg_title = f"2-D regression (n={REG_N_TRAIN}), MLP {REG_DEPTH}x{REG_WIDTH}"
 with run.section("spectrum_alignment"):
     spec, spectra = exp.compute_spectrum_alignment(x_reg, y_reg, REG_WIDTH, REG_DEPTH, REG_LR,
                                                    REG_STEPS, N_RECORD, REG_DECAY_AT, seed=SEED)
-run.savefig(exp.plot_spectrum_alignment(spec, spectra, REG_DECAY_AT, run.caption(REG)),
+run.savefig(exp.plot_spectrum_alignment(spec, spectra, REG_DECAY_AT, run.caption(reg_title)),
             "spectrum_alignment")
 spec_summary = exp.spectrum_summary(spec, REG_DECAY_AT)
 run.record_all(exp.spectrum_ledger(spec_summary), "reg_")
@@ -127,14 +127,14 @@ run.claim(exp.CLAIMS["lr_decay_changes_spectrum"], spec, decay_at=REG_DECAY_AT)
 # Baratin et al.'s complexity of the sequence of tangent-kernel classes along the path).
 
 # %%
-x_lab, lab, TITLE = exp.load_images("mnist", LABEL_N_TRAIN, SEED)
+x_lab, lab, mnist_title = exp.load_images("mnist", LABEL_N_TRAIN, SEED)
 x_te, lab_te, _ = exp.load_images("mnist", N_TEST, SEED, split="test")
-LAB = f"{TITLE} (n={LABEL_N_TRAIN}), MLP {LABEL_DEPTH}x{LABEL_WIDTH}"
+label_title = f"{mnist_title} (n={LABEL_N_TRAIN}), MLP {LABEL_DEPTH}x{LABEL_WIDTH}"
 with run.section("label_alignment"):
     la = exp.compute_label_alignment(x_lab, lab, x_te, lab_te, 10, RANDOM_FRACTIONS, LABEL_WIDTH,
                                      LABEL_DEPTH, LABEL_LR, LABEL_STEPS, N_RECORD, LABEL_N_PROBE,
                                      seed=SEED)
-run.savefig(exp.plot_label_alignment(la, run.caption(LAB)), "label_alignment")
+run.savefig(exp.plot_label_alignment(la, run.caption(label_title)), "label_alignment")
 la_end = exp.label_summary(la)
 run.record_all(exp.label_ledger(la_end), "label_")
 la_end.round(4)
@@ -155,14 +155,14 @@ for claim_id in ("alignment_rises", "alignment_true_vs_random", "layers_differ",
 # backward loss of label information balance, so it should move with sigma_w.
 
 # %%
-x_deep, lab_deep, TITLE_F = exp.load_images("fashion_mnist", DEEP_N_TRAIN, SEED)
-DEEP = f"{TITLE_F} (n={DEEP_N_TRAIN}), tanh MLP {DEEP_DEPTH}x{DEEP_WIDTH}"
+x_deep, lab_deep, fashion_title = exp.load_images("fashion_mnist", DEEP_N_TRAIN, SEED)
+deep_title = f"{fashion_title} (n={DEEP_N_TRAIN}), tanh MLP {DEEP_DEPTH}x{DEEP_WIDTH}"
 with run.section("layer_hierarchy"):
     hier = exp.compute_layer_hierarchy(x_deep, exp.targets(lab_deep), SIGMA_WS, DEEP_WIDTH,
                                        DEEP_DEPTH, DEEP_LR, DEEP_STEPS, DEEP_N_PROBE, N_SEEDS)
 peaks = exp.hierarchy_peaks(hier)
 run.record_all(exp.hierarchy_ledger(peaks), "deep_")
-run.savefig(exp.plot_layer_hierarchy(hier, run.caption(DEEP)), "layer_hierarchy")
+run.savefig(exp.plot_layer_hierarchy(hier, run.caption(deep_title)), "layer_hierarchy")
 run.claim(exp.CLAIMS["hierarchy_peak_inside"], peaks, depth=DEEP_DEPTH)
 run.claim(exp.CLAIMS["peak_moves_with_init"], peaks)
 peaks.round(4)
@@ -176,12 +176,12 @@ peaks.round(4)
 
 # %%
 x_w, lab_w, _ = exp.load_images("mnist", WIDTH_N_TRAIN, SEED)
-WID = f"{TITLE} (n={WIDTH_N_TRAIN}), MLP depth {WIDTH_DEPTH}"
+width_title = f"{mnist_title} (n={WIDTH_N_TRAIN}), MLP depth {WIDTH_DEPTH}"
 with run.section("width_study"):
     wid = exp.compute_width_study(x_w, exp.targets(lab_w), ["ntp", "mup"], WIDTHS, WIDTH_DEPTH,
                                   WIDTH_LR, WIDTH_STEPS, WIDTH_N_PROBE, N_SEEDS)
 run.record_all(exp.width_ledger(wid), "width_")
-run.savefig(exp.plot_width(wid, WIDTH_STEPS, run.caption(WID)), "width")
+run.savefig(exp.plot_width(wid, WIDTH_STEPS, run.caption(width_title)), "width")
 slopes = exp.width_slopes(wid).rel_change_from_init
 run.claim(exp.CLAIMS["ntp_kernel_freezes"], slopes["ntp"])
 run.claim(exp.CLAIMS["mup_kernel_moves"], slopes["mup"])

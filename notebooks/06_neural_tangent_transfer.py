@@ -84,12 +84,13 @@ protocol = dict(dims=DIMS, n_train=N_TRAIN, n_test=N_TEST, seed=SEED, n_seeds=N_
 
 # %%
 with run.section("mnist"):
-    curves, ntt_log, MN = exp.compute_study("mnist", DENSITIES, METHODS, **protocol)
+    curves, ntt_log, mnist_title = exp.compute_study("mnist", DENSITIES, METHODS, **protocol)
 final = exp.final_accuracy(curves, TRAIN_EPOCHS)
 summary = exp.accuracy_table(final, dense=False)
 run.record_all(exp.accuracy_values(summary, "mnist", std=True))
 run.record("acc_mnist_dense", exp.dense_accuracy(final))
-run.savefig(exp.plot_accuracy_vs_density(final, TRAIN_EPOCHS, run.caption(f"{MN} (n={N_TRAIN})")),
+run.savefig(exp.plot_accuracy_vs_density(final, TRAIN_EPOCHS,
+                                         run.caption(f"{mnist_title} (n={N_TRAIN})")),
             "accuracy_vs_density_mnist")
 rho3 = exp.closest_density(DENSITIES, 0.03)
 for other in ("random", "snip", "magnitude"):
@@ -105,7 +106,7 @@ summary.round(4)
 # dense teacher during transfer (measured on 256 training images; NTT never sees labels).
 
 # %%
-run.savefig(exp.plot_curves_and_transfer(curves, ntt_log, rho3, run.caption(MN)),
+run.savefig(exp.plot_curves_and_transfer(curves, ntt_log, rho3, run.caption(mnist_title)),
             "curves_and_transfer_mnist")
 ntt_end = exp.transfer_errors(ntt_log)
 run.record_all(exp.transfer_values(ntt_end, DENSITIES))
@@ -117,10 +118,10 @@ exp.transfer_table(ntt_end).round(4)
 
 # %%
 with run.section("fashion"):
-    f_final, f_summary, FM = exp.compute_accuracy_study("fashion_mnist", FASHION_DENSITIES,
-                                                        METHODS, **protocol)
+    f_final, f_summary, fashion_title = exp.compute_accuracy_study(
+        "fashion_mnist", FASHION_DENSITIES, METHODS, **protocol)
 run.record_all(exp.accuracy_values(f_summary, "fashion"))
-run.savefig(exp.plot_accuracy_bars(f_final, "LeNet-300-100", run.caption(FM)),
+run.savefig(exp.plot_accuracy_bars(f_final, "LeNet-300-100", run.caption(fashion_title)),
             "accuracy_fashion")
 run.claim(exp.CLAIMS["ntt_beats_random_fashion"], f_summary, FASHION_DENSITIES)
 f_summary.round(4)
@@ -137,10 +138,10 @@ f_summary.round(4)
 # %%
 if CNN_DENSITIES:
     with run.section("lenet5"):
-        c_final, c_summary, CM = exp.compute_accuracy_study("mnist", CNN_DENSITIES, CNN_METHODS,
-                                                            arch="lenet5", **protocol)
+        c_final, c_summary, lenet5_data_title = exp.compute_accuracy_study(
+            "mnist", CNN_DENSITIES, CNN_METHODS, arch="lenet5", **protocol)
     run.record_all(exp.accuracy_values(c_summary, "lenet5"))
-    run.savefig(exp.plot_accuracy_bars(c_final, "LeNet-5", run.caption(CM)),
+    run.savefig(exp.plot_accuracy_bars(c_final, "LeNet-5", run.caption(lenet5_data_title)),
                 "accuracy_lenet5_mnist")
     run.claim(exp.CLAIMS["ntt_beats_random_lenet5"], c_summary, CNN_DENSITIES)
     display(c_summary.round(4))

@@ -25,6 +25,7 @@ and in the notebook, right after the figure that is its evidence::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -86,11 +87,16 @@ def collect(*items: Claim) -> dict[str, Claim]:
 
 def in_range(label: str, value: float, lo: float | None, hi: float | None,
              extra: str = "") -> Verdict:
-    """``(f"{label} {value:.2f}{extra}", lo <= value <= hi)``; ``None`` bounds are open."""
+    """``(f"{label} {value:.2f}{extra}", lo <= value <= hi)``; ``None`` bounds are open; a NaN
+    value is inconclusive (``None``)."""
+    if math.isnan(value):
+        return f"{label} nan{extra} (not measurable)", None
     ok = (lo is None or value >= lo) and (hi is None or value <= hi)
     return f"{label} {value:.2f}{extra}", bool(ok)
 
 
 def above(label: str, value: float, threshold: float, extra: str = "") -> Verdict:
-    """``(text, value > threshold)``."""
+    """``(text, value > threshold)``; a NaN value is inconclusive (``None``)."""
+    if math.isnan(value):
+        return f"{label} nan{extra} (not measurable)", None
     return f"{label} {value:.3g}{extra}", bool(value > threshold)

@@ -28,3 +28,8 @@ def test_verdicts_and_history():
     assert claims.above("x", 0.2, 0.1) == ("x 0.2", True)
     unsure = claims.Claim("u", "s", source="p", criterion="c", test=lambda: ("no fit", None))
     assert unsure.evaluate() == ("no fit", None)
+
+
+def test_nan_is_inconclusive():
+    assert claims.in_range("slope", float("nan"), -1, 0)[1] is None
+    assert claims.above("x", float("nan"), 0)[1] is None

@@ -47,7 +47,9 @@ VARIANT_METHOD = {"single": "network", "ensemble": "ensemble", "single_centred":
 _LEE18 = "Lee et al. 2018 (Deep Neural Networks as Gaussian Processes)"
 _LEE20 = "Lee et al. 2020 (Finite Versus Infinite Neural Networks), abstract"
 _CENTRED = (f"{_LEE20}: 'centered and ensembled finite networks ... behave more similarly to "
-            "infinite networks'; the width^-1/2 rate of the fluctuations: this notebook, Sec. 7")
+            "infinite networks'; the width^-1/2 rate of a network's deviation from its linearised "
+            "(kernel) dynamics: Lee et al. 2019 (Wide Neural Networks of Any Depth Evolve as "
+            "Linear Models Under Gradient Descent)")
 
 
 def _check(id_: str, statement: str, source: str, criterion: str, test) -> Claim:

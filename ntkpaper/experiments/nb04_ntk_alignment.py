@@ -128,11 +128,14 @@ CLAIMS = claims.collect(
           source=f"{KOPITKOV}, abstract: the function represented by the network is spanned "
           "almost completely by the top eigenfunctions for the entire optimisation",
           criterion=">= 0.95 at every recorded step >= 1", test=_output_in_top_span),
-    Claim("lr_decay_changes_spectrum", "Learning-rate decay changes the trend of the top "
-          "eigenvalue",
+    # a check, not a claim: two schedules that differ after the decay step end at different top
+    # eigenvalues almost surely; the paper's trends (issue 18) are not what this tests
+    Claim("lr_decay_changes_spectrum", "Learning-rate decay changes the top eigenvalue "
+          "(a control: near-certain for any two schedules)",
           source=f"{KOPITKOV}, abstract: how the neural spectrum is affected by learning-rate "
           "decay (the learning-rate-decay experiment; section not checked)",
-          criterion="final lambda_1 differs by > 10%", test=_lr_decay_changes_spectrum),
+          criterion="final lambda_1 differs by > 10%", test=_lr_decay_changes_spectrum,
+          kind="check"),
     Claim("alignment_rises", "Centred kernel-target alignment rises during training (true "
           "labels)",
           source=f"{BARATIN}, abstract: a dynamical alignment of the neural tangent features "

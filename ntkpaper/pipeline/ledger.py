@@ -65,6 +65,8 @@ class Ledger:
             raise ValueError(f"claim {claim_id!r} needs a source and a criterion")
         if kind not in ("claim", "check"):
             raise ValueError(f"kind must be 'claim' or 'check', got {kind!r}")
+        if claim_id in self._claims:
+            raise ValueError(f"claim {claim_id!r} was already recorded in this run")
         verdict = "inconclusive" if holds is None else str(bool(holds))
         self._claims[claim_id] = {"kind": kind, "claim_id": claim_id, "statement": statement,
                                   "source": source, "measured": measured, "expected": expected,

@@ -139,6 +139,7 @@ RANGES: dict[str, tuple] = {
     "FASHION_DENSITIES": (0, 1, False),
     "CNN_DENSITIES": (0, 1, False),
     "FS_VAL_FRACTION": (0, 1, False),
+    "FS_VAL_EVERY": (0, None, True),        # 0: keep the last checkpoint
 }
 EMPTY_OK = {"CNN_DENSITIES"}                 # [] skips notebook 06's LeNet-5 section
 
@@ -165,14 +166,19 @@ def _parse_cell(path: Path, mtime: float) -> tuple[tuple[str, object], ...]:
         raise ProfileError(f"{path.name} has no cell tagged parameters "
                            '(a line `# %% tags=["parameters"]`)')
     out = []
-    for node in ast.parse(m.group(1)).body:
+    try:
+        body = ast.parse(m.group(1)).body
+    except SyntaxError as err:
+        raise ProfileError(f"{path.name}, parameters cell: {err.msg} (line {err.lineno})") \
+            from None
+    for node in body:
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1
                 and isinstance(node.targets[0], ast.Name)):
             raise ProfileError(f"{path.name}, parameters cell line {node.lineno}: only "
                                "`NAME = literal` assignments belong in the parameters cell")
         try:
             value = ast.literal_eval(node.value)
-        except ValueError:
+        except (ValueError, TypeError, SyntaxError):
             raise ProfileError(f"{path.name}, parameters cell: {node.targets[0].id} must be a "
                                "literal (number, string, list or dict)") from None
         out.append((node.targets[0].id, value))
@@ -255,6 +261,12 @@ def resolve(notebook: str, profile: str, overrides: dict | None = None) -> Simpl
             value out of range (zero or negative sizes, densities above 1, ...).
     """
     params = table(notebook, profile)
+    cpu = cpu_values(notebook)
+    for name, value in PROFILES[notebook].get(profile, {}).items():
+        if not _same_kind(value, cpu[name]):
+            raise ProfileError(f"profiles.py, {notebook} {profile}: {name}={value!r} has the "
+                               f"wrong type: expected {type(cpu[name]).__name__} like "
+                               f"{cpu[name]!r}")
     for name, value in (overrides or {}).items():
         if name in ("PROFILE", "SEED") or value is None:
             continue

@@ -160,7 +160,7 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
             (stage / "figures").mkdir(parents=True)
             path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
             env = dict(os.environ, NTKPAPER_FIG_DIR=str(stage / "figures"), NTKPAPER_QUIET="1",
-                       NTKPAPER_NOTEBOOK=src.stem,
+                       NTKPAPER_NOTEBOOK=src.stem, NTKPAPER_PARAMS=json.dumps(params),
                        NTKPAPER_PUBLISH_DIR=publish, PATH=path, PYTHONUNBUFFERED="1")
             cmd = [sys.executable, "-m", "ntkpaper.pipeline.runner", str(src),
                    str(stage / f"{src.stem}.ipynb"),

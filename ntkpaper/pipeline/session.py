@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import json
+import numbers
 import os
 import platform
 import resource
@@ -132,6 +134,28 @@ def notebook_name(namespace: dict) -> str:
         "pipeline.start(globals(), notebook='NN_topic')")
 
 
+_RESOLVED = "__ntkpaper_resolved__"
+
+
+def explicit_values(namespace: dict, cpu: dict) -> dict:
+    """The values in ``namespace`` that were chosen explicitly, and so win over the profile's:
+
+    * every name the runner passes in ``NTKPAPER_PARAMS`` (``ntkpaper run -p``), whatever its
+      value (a ``-p`` value equal to the cpu value still wins at ``full``);
+    * any other parameter whose value differs from the notebook file's cpu value (an edit in
+      Jupyter, a papermill ``-p`` by hand), unless it is the value a previous :func:`start`
+      wrote (re-running the first cell after a ``full`` run does not keep ``full``'s sizes).
+    """
+    passed = json.loads(os.environ.get("NTKPAPER_PARAMS", "{}"))
+    before = namespace.get(_RESOLVED, {})
+    out = {k: namespace[k] for k in passed if k in namespace}
+    for k, v in cpu.items():
+        if k in namespace and k not in out and namespace[k] != v and not (
+                k in before and before[k] == namespace[k]):
+            out[k] = namespace[k]
+    return out
+
+
 def _versions() -> dict[str, str]:
     import jax
 
@@ -159,13 +183,12 @@ def start(namespace: dict | None = None, notebook: str | None = None) -> Run:
     if profile not in profiles.PROFILE_NAMES:
         raise profiles.ProfileError(f"unknown profile {profile!r}; choose one of "
                                     f"{profiles.PROFILE_NAMES}")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
         raise profiles.ProfileError(f"SEED must be a non-negative int, got {seed!r}")
     cpu = profiles.cpu_values(name)
-    # what differs from the file's cpu values is an explicit choice (an edit, a -p value)
-    overrides = {k: ns[k] for k in cpu if k in ns and ns[k] != cpu[k]}
-    p = profiles.resolve(name, profile, overrides)
+    p = profiles.resolve(name, profile, explicit_values(ns, cpu))
     ns.update(vars(p))
+    ns[_RESOLVED] = dict(vars(p))  # what this call wrote, so that a second call can tell
     out_dir = paths.output_dir() / name
     out_dir.mkdir(parents=True, exist_ok=True)
     plotting.setup_style()
@@ -179,4 +202,6 @@ def start(namespace: dict | None = None, notebook: str | None = None) -> Run:
         else ""))
     run = Run(name, profile, seed, p, out_dir, Ledger(name, profile, out_dir))
     run.ledger.record("backend", v["backend"])
+    for k, val in changed.items():  # the ledger says which sizes were not the cpu cell's
+        run.ledger.record(f"param.{k}", json.dumps(val))
     return run

@@ -131,7 +131,7 @@ def test_relu_ntp_converges_to_ntk_and_mup_does_not():
 def test_claims_have_sources_criteria_and_can_fail():
     assert all(c.source and c.criterion for c in exp.CLAIMS.values())
     assert [c.id for c in exp.CLAIMS.values() if c.kind == "check"] == [
-        "linear_limit_learns_features"]
+        "coord_sp", "coord_ntp", "coord_mup", "linear_limit_learns_features"]
     slopes = pd.Series({("sp", "2"): 0.9, ("ntp", "2"): -0.5, ("mup", "2"): 0.0})
     assert exp.CLAIMS["coord_sp"].evaluate(slopes, 2) == ("slope 0.90", False)
     fm = pd.DataFrame({"rel_change": [-0.2, -0.5], "ntk_rel_change": [-0.16, -0.2]},

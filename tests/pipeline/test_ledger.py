@@ -19,6 +19,8 @@ def test_ledger_round_trip_and_aggregate(tmp_path):
         led.claim("c5", "s", "m", "e", "yes", source="P")
     with pytest.raises(ValueError, match="needs a source and a criterion"):
         led.claim("c6", "s", "m", "e", True, source="")
+    with pytest.raises(ValueError, match="already recorded"):
+        led.claim("c1", "again", "m", "e", True, source="P")
     with pytest.raises(ValueError, match="result key"):
         led.record("a,b", 1)
     led.save()

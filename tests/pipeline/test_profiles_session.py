@@ -1,6 +1,8 @@
 """Profiles, parameters and the notebook session: one source per parameter, clear errors for bad
 input before anything runs."""
 
+import json
+
 import pytest
 
 from ntkpaper import claims, paths
@@ -118,3 +120,37 @@ def test_session_names_the_notebook_or_says_how(monkeypatch):
     monkeypatch.delenv("NTKPAPER_NOTEBOOK")
     with pytest.raises(profiles.ProfileError, match="cannot tell which notebook"):
         session.notebook_name({"PROFILE": "cpu"})
+
+
+def test_explicit_values_win_and_a_second_start_rereads_the_profile(tmp_path, monkeypatch):
+    """A ``-p`` value equal to the cpu value still wins at ``full`` (the runner names it in
+    NTKPAPER_PARAMS); re-running the first cell after a ``full`` start at ``smoke`` gives smoke's
+    sizes, not full's; the ledger records every size that is not the cpu cell's."""
+    monkeypatch.setenv("NTKPAPER_FIG_DIR", str(tmp_path))
+    cpu = profiles.cpu_values(NB)
+    monkeypatch.setenv("NTKPAPER_PARAMS", json.dumps({"FINITE_N_ENSEMBLE":
+                                                     cpu["FINITE_N_ENSEMBLE"]}))
+    ns = {"PROFILE": "full", **cpu}
+    session.start(ns, notebook=NB)
+    assert ns["FINITE_N_ENSEMBLE"] == cpu["FINITE_N_ENSEMBLE"]  # explicit, not full's 8
+    assert ns["FINITE_WIDTHS"] == profiles.PROFILES[NB]["full"]["FINITE_WIDTHS"]
+    monkeypatch.delenv("NTKPAPER_PARAMS")
+    ns["PROFILE"] = "smoke"
+    run = session.start(ns, notebook=NB)
+    assert ns["FINITE_WIDTHS"] == profiles.PROFILES[NB]["smoke"]["FINITE_WIDTHS"]
+    assert run.ledger.results.set_index("key").loc["param.FINITE_WIDTHS", "value"] == str(
+        profiles.PROFILES[NB]["smoke"]["FINITE_WIDTHS"])
+
+
+def test_ranges_types_and_cell_errors(tmp_path, monkeypatch):
+    nb03 = "03_mup_word2vec_fewshot"
+    assert profiles.resolve(nb03, "cpu", {"FS_VAL_EVERY": 0}).FS_VAL_EVERY == 0  # keep the last
+    monkeypatch.setitem(profiles.PROFILES[NB], "smoke", {"N_TEST": "many"})
+    with pytest.raises(profiles.ProfileError, match="profiles.py.*N_TEST='many'"):
+        profiles.resolve(NB, "smoke")
+    monkeypatch.setenv("NTKPAPER_ROOT", str(tmp_path))
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "09_x.py").write_text(
+        '# %% tags=["parameters"]\nN = (1,\n\n# %%\nprint(N)\n')
+    with pytest.raises(profiles.ProfileError, match="parameters cell"):
+        profiles.cpu_values("09_x")
