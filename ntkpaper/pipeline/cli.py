@@ -13,8 +13,25 @@ def parse_params(pairs: list[list[str]] | None) -> dict:
     (``3`` -> int, ``[16, 64]`` -> list, ``glyphs`` -> str)."""
     out = {}
     for name, value in pairs or []:
-        out[name] = yaml.safe_load(value)
+        try:
+            out[name] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            from ntkpaper.pipeline.profiles import ProfileError
+
+            raise ProfileError(f"-p {name} {value!r} is not a valid value (read as YAML: "
+                               f"{' '.join(str(err).split())}); write e.g. 3, 0.5, \"[16, 64]\" "
+                               "or a word") from None
     return out
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     p_run = sub.add_parser("run", help="execute notebooks with papermill")
     p_run.add_argument("notebooks", nargs="*", help="numbers or stems (default: all)")
     p_run.add_argument("--profile", default="cpu", help="smoke | cpu | full (default cpu)")
-    p_run.add_argument("--jobs", type=int, default=1, help="notebooks run in parallel")
+    p_run.add_argument("--jobs", type=_positive_int, default=1,
+                       help="notebooks run in parallel (>= 1)")
     p_run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
                        help="override one parameter, e.g. -p N_TEST 2000 (YAML value)")
     p_run.add_argument("--plan", action="store_true",
@@ -39,19 +57,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from ntkpaper.pipeline import profiles, runner
 
+        try:
+            params = parse_params(args.parameter)
+        except profiles.ProfileError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         if args.plan:
             from ntkpaper.pipeline import plan
 
             try:
-                text = plan.plan_text(args.notebooks, args.profile, parse_params(args.parameter))
+                text = plan.plan_text(args.notebooks, args.profile, params)
             except profiles.ProfileError as err:
                 print(f"error: {err}", file=sys.stderr)
                 return 2
             print(text, end="")
             return 0
         try:
-            outcomes = runner.run(args.notebooks, args.profile, args.jobs,
-                                  parse_params(args.parameter))
+            outcomes = runner.run(args.notebooks, args.profile, args.jobs, params)
         except profiles.ProfileError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2

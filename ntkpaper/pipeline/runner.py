@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -76,6 +77,22 @@ def _strip_injected(nb) -> None:
         nb.metadata.get("papermill", {}).pop(key, None)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def describe_failure(err: BaseException) -> str:
+    """One line for a failed notebook: the cell (execution count) and the exception type and
+    message raised there (papermill's own message starts with an empty line and ANSI colours)."""
+    ename, evalue = getattr(err, "ename", None), getattr(err, "evalue", None)
+    if ename is not None:
+        count = getattr(err, "exec_count", None)
+        where = f"cell [{count}]" if count is not None else "a cell"
+        text = f"{where} raised {ename}: {evalue}"
+    else:
+        text = f"{type(err).__name__}: {err}"
+    return " ".join(_ANSI.sub("", text).split())
+
+
 def worker(src: str, out: str, params_json: str, report: str) -> int:
     """Child-process entry point: execute one notebook, write a JSON report."""
     import jupytext
@@ -92,7 +109,7 @@ def worker(src: str, out: str, params_json: str, report: str) -> int:
                             progress_bar=False, log_output=False,
                             request_save_on_cell_execute=False)
     except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
-        error = f"{type(err).__name__}: {err}"
+        error = describe_failure(err)
     finally:
         tmp_in.unlink(missing_ok=True)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -124,8 +141,12 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
     if profile not in profiles.PROFILE_NAMES:
         raise profiles.ProfileError(f"unknown profile {profile!r}; choose one of "
                                     f"{profiles.PROFILE_NAMES}")
-    if jobs < 1:
-        raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    if not isinstance(jobs, int) or jobs < 1:
+        raise profiles.ProfileError(f"--jobs must be a whole number >= 1, got {jobs!r}")
+    if "PROFILE" in (params or {}):
+        raise profiles.ProfileError("the profile is chosen with --profile, not -p PROFILE "
+                                    "(a -p PROFILE would publish one profile's numbers as "
+                                    "another's)")
     sources = select(names)
     params = dict(params or {})
     for src in sources:  # fail fast on a bad -p before anything runs
@@ -188,8 +209,10 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
                 if executed.exists():
                     shutil.copy(executed, failed / executed.name)
                 outcomes.append(Outcome(stem, False, seconds, rep["peak_mb"], err))
+                kept = (f"    executed notebook (outputs up to the failure): "
+                        f"{failed / executed.name}\n" if executed.exists() else "")
                 print(f"  FAILED {stem} after {seconds:.0f} s: {err.splitlines()[0][:300]}\n"
-                      f"    executed notebook: {failed / executed.name}", flush=True)
+                      f"{kept}    log: {stage / 'log.txt'}", flush=True)
                 continue
             nb = nbformat.read(executed, as_version=4)
             _strip_injected(nb)

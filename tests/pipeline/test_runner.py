@@ -66,6 +66,9 @@ def test_runner_keeps_going_names_failures_and_protects_outputs(fake_repo):
     by = {o.name: o for o in outcomes}
     assert by["01_good"].ok and not by["02_bad"].ok
     assert "this notebook fails on purpose" in by["02_bad"].error
+    # the failure line names the cell and the exception, without ANSI colours
+    assert "raised RuntimeError: this notebook fails on purpose" in by["02_bad"].error
+    assert "\x1b[" not in by["02_bad"].error and by["02_bad"].error.startswith("cell [")
     assert by["01_good"].seconds > 0 and by["01_good"].peak_mb > 10
     # the good one is in place, with its executed notebook written back
     assert (fake_repo / "figures" / "cpu" / "01_good" / "claims.csv").exists()
@@ -150,6 +153,15 @@ def test_cli_errors_are_clear(fake_repo):
     proc = subprocess.run([sys.executable, "-m", "ntkpaper", "run", "--profile", "huge"],
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 2 and "unknown profile 'huge'" in proc.stderr
+    for args, message in ((["--jobs", "0"], "must be >= 1, got 0"),
+                          (["--jobs", "-1"], "must be >= 1, got -1"),
+                          (["--jobs", "two"], "'two' is not a whole number"),
+                          (["-p", "N_TEST", "[1, 2"], "-p N_TEST '[1, 2' is not a valid value"),
+                          (["-p", "PROFILE", "smoke"], "chosen with --profile, not -p PROFILE")):
+        proc = subprocess.run([sys.executable, "-m", "ntkpaper", "run", "01", *args],
+                              capture_output=True, text=True, env=env)
+        assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
 
 
 def _env(root):
