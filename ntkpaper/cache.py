@@ -2,7 +2,8 @@
 
 The key is the sha256 of a canonical JSON of: the entry's name, its parameters (which should
 include the data's identity, e.g. its checksum or (name, split, n, seed)), the versions of
-jax/jaxlib/neural-tangents/numpy and ``CACHE_VERSION``. An entry is one ``.npz`` file holding the
+jax/jaxlib/neural-tangents/numpy, the digest of the package's computing code
+(:func:`code_digest`) and ``CACHE_VERSION``. An entry is one ``.npz`` file holding the
 arrays plus a sha256 of their contents; writes are atomic, and an entry that fails to load or whose
 contents do not match its checksum is reported, deleted and recomputed.
 
@@ -13,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -47,6 +49,22 @@ def _jsonable(obj):
                     "into a key; pass str, numbers, lists, dicts or numpy arrays")
 
 
+@functools.cache
+def code_digest() -> str:
+    """sha256 of the source of every module that can compute a cached value (the whole package
+    but the run machinery in ``pipeline/``), so that any change of that code misses the cache
+    instead of reusing an entry computed by the old code."""
+    root = Path(__file__).parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if rel.parts[0] == "pipeline":
+            continue
+        h.update(f"{rel.as_posix()}\0".encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def key(name: str, params: Mapping) -> str:
     """The cache key (hex sha256) of an entry."""
     import jax
@@ -55,6 +73,7 @@ def key(name: str, params: Mapping) -> str:
     v = {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "numpy": np.__version__,
          "neural_tangents": importlib.metadata.version("neural-tangents")}
     payload = {"name": name, "params": _jsonable(params), "cache_version": CACHE_VERSION,
+               "code": code_digest(),
                "versions": {k: v[k] for k in ("jax", "jaxlib", "neural_tangents", "numpy")}}
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()
@@ -102,8 +121,12 @@ def cached(name: str, params: Mapping, compute: Callable[[], Mapping[str, np.nda
     arrays = {k: np.asarray(v) for k, v in compute().items()}
     if _CHECK in arrays:
         raise ValueError(f"array name {_CHECK!r} is reserved")
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **arrays, **{_CHECK: np.array(arrays_sha256(arrays))})
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays, **{_CHECK: np.array(arrays_sha256(arrays))})
+    except OSError as err:  # a read-only or full cache directory costs time, never the result
+        warnings.warn(f"cache entry {path.name} not written ({err}); the result is used "
+                      "without caching", stacklevel=2)
     return arrays
 
 

@@ -70,3 +70,29 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
         _io.atomic_write(target, boom)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_a_change_of_code_misses_the_cache(monkeypatch):
+    """An entry computed by older code is not reused (issue 15: a stale ZCA entry once turned
+    0.635 into 0.07): the key covers the package's source."""
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"a": np.arange(3.0)}
+
+    cache.cached("stale_demo", {"n": 1}, compute)
+    cache.cached("stale_demo", {"n": 1}, compute)
+    assert len(calls) == 1
+    monkeypatch.setattr(cache, "code_digest", lambda: "the code changed")
+    cache.cached("stale_demo", {"n": 1}, compute)
+    assert len(calls) == 2
+
+
+def test_an_unwritable_cache_only_warns(tmp_path, monkeypatch):
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("a file where the cache directory should be")
+    monkeypatch.setenv("NTKPAPER_CACHE_DIR", str(blocker / "cache"))
+    with pytest.warns(UserWarning, match="not written"):
+        out = cache.cached("ro_demo", {"n": 2}, lambda: {"a": np.ones(2)})
+    np.testing.assert_array_equal(out["a"], np.ones(2))
