@@ -110,7 +110,7 @@ run.claim(exp.CLAIMS["w2v_mup_improves_with_width"], w2v)
 run.claim(exp.CLAIMS["w2v_mup_approaches_limit"], w2v)
 run.claim(exp.CLAIMS["w2v_limit_beats_kernel"], w2v, info)
 run.claim(exp.CLAIMS["w2v_ntp_embeddings_freeze"], slopes)
-w2v.round(4)
+w2v.drop(columns="seconds").round(4)
 
 # %% [markdown]
 # ## 2 · Few-shot learning with first-order MAML
@@ -156,7 +156,7 @@ run.claim(exp.CLAIMS["fs_mup_approaches_limit"], fs)
 run.claim(exp.CLAIMS["fs_meta_training_helps_limit"], fs)
 if "relu" in FS_ACTIVATIONS:
     run.claim(exp.CLAIMS["fs_relu_mup_beats_ntk"], fs)
-fs.round(4)
+fs.drop(columns="seconds").round(4)
 
 # %% [markdown]
 # ### The table, laid out like TP4's Table 2

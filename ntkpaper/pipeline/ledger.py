@@ -37,19 +37,31 @@ def _fmt(value) -> str:
     return str(value)
 
 
+TIMING_KEYS = ("time_s.", "peak_rss_mb")  # what varies from run to run: kept in timings.csv
+
+
+def is_timing(key: str) -> bool:
+    return key.startswith(TIMING_KEYS)
+
+
 class Ledger:
-    """Collects ``record(key, value)`` and ``claim(...)`` calls; ``save()`` writes both CSVs."""
+    """Collects ``record(key, value)`` and ``claim(...)`` calls; ``save()`` writes the CSVs:
+    ``results.csv`` (measured values), ``claims.csv`` and ``timings.csv`` (wall times and peak
+    memory, which change on every run; kept apart so that a rerun with the same results leaves
+    the other files unchanged)."""
 
     def __init__(self, notebook: str, profile: str, out_dir: str | Path):
         self.notebook, self.profile, self.out_dir = notebook, profile, Path(out_dir)
         self._results: dict[str, str] = {}
+        self._timings: dict[str, str] = {}
         self._claims: dict[str, dict] = {}
 
     def record(self, key: str, value):
-        """Record a measured number (or short string) under ``key``; returns ``value``."""
+        """Record a measured number (or short string) under ``key``; returns ``value``. Keys
+        ``time_s.*`` and ``peak_rss_mb`` go to the timings."""
         if not key or any(c in key for c in ",\n"):
             raise ValueError(f"result key must be non-empty without commas/newlines: {key!r}")
-        self._results[key] = _fmt(value)
+        (self._timings if is_timing(key) else self._results)[key] = _fmt(value)
         return value
 
     def claim(self, claim_id: str, statement: str, measured: str, expected: str,
@@ -73,11 +85,18 @@ class Ledger:
                                   "holds": verdict}
         return None if holds is None else bool(holds)
 
+    def _table(self, values: dict) -> pd.DataFrame:
+        rows = [{"notebook": self.notebook, "profile": self.profile, "key": k, "value": v}
+                for k, v in values.items()]
+        return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
     @property
     def results(self) -> pd.DataFrame:
-        rows = [{"notebook": self.notebook, "profile": self.profile, "key": k, "value": v}
-                for k, v in self._results.items()]
-        return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+        return self._table(self._results)
+
+    @property
+    def timings(self) -> pd.DataFrame:
+        return self._table(self._timings)
 
     @property
     def claims(self) -> pd.DataFrame:
@@ -85,11 +104,22 @@ class Ledger:
                 for c in self._claims.values()]
         return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
-    def save(self) -> tuple[Path, Path]:
+    def save(self) -> tuple[Path, Path, Path]:
         r = atomic_write(self.out_dir / "results.csv",
                          lambda p: self.results.to_csv(p, index=False))
         c = atomic_write(self.out_dir / "claims.csv", lambda p: self.claims.to_csv(p, index=False))
-        return r, c
+        t = atomic_write(self.out_dir / "timings.csv",
+                         lambda p: self.timings.to_csv(p, index=False))
+        return r, c, t
+
+
+def read_timings(directory: str | Path) -> dict[str, str]:
+    """``{key: value}`` of a notebook's ``timings.csv`` (``{}`` when there is none)."""
+    path = Path(directory) / "timings.csv"
+    if not path.exists():
+        return {}
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return dict(zip(df["key"], df["value"]))
 
 
 def read_ledger(directory: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -121,28 +151,26 @@ def tally(group: pd.DataFrame) -> str:
 
 def summary_table(fig_root: str | Path) -> str:
     """README's results table, one row per notebook and profile, generated from the ledgers:
-    claims held, the ids of those that did not hold or were inconclusive, checks, and the
-    notebook's wall time and peak memory as recorded by its session."""
+    claims held, the ids of those that did not hold or were inconclusive, and checks (times and
+    memory are in TIMINGS.md, so that the table changes only when results do)."""
     rows = []
     order = {"cpu": 0, "full": 1}
     dirs = [d for d in Path(fig_root).glob("*/[0-9][0-9]_*") if (d / "claims.csv").exists()]
     for d in sorted(dirs, key=lambda d: (d.name, order.get(d.parent.name, 2))):
-        res, cl = read_ledger(d)
+        _, cl = read_ledger(d)
         claims = cl[cl["kind"] == "claim"]
         failed = ", ".join(f"`{c}`" for c in claims.loc[claims["holds"] == "False", "claim_id"])
         unsure = ", ".join(f"`{c}`" for c in
                            claims.loc[claims["holds"] == "inconclusive", "claim_id"])
         checks = cl[cl["kind"] == "check"]
-        values = dict(zip(res["key"], res["value"]))
         link = (f"notebooks/{d.name}.ipynb" if d.parent.name == "cpu"
                 else f"figures/{d.parent.name}/{d.name}/{d.name}.ipynb")
         rows.append(
             f"| [{d.name}]({link}) | `{d.parent.name}` | "
             f"{(claims['holds'] == 'True').sum()}/{len(claims)} | {failed or '-'} | "
-            f"{unsure or '-'} | {(checks['holds'] == 'True').sum()}/{len(checks)} | "
-            f"{values.get('time_s.total', '?')} s | {values.get('peak_rss_mb', '?')} MB |")
-    head = ["| notebook | profile | claims held | did not hold | inconclusive | checks pass | "
-            "time | peak memory |", "|---|---|---|---|---|---|---|---|"]
+            f"{unsure or '-'} | {(checks['holds'] == 'True').sum()}/{len(checks)} |")
+    head = ["| notebook | profile | claims held | did not hold | inconclusive | checks pass |",
+            "|---|---|---|---|---|---|"]
     return "\n".join(head + rows)
 
 
@@ -210,4 +238,26 @@ def aggregate(fig_root: str | Path) -> Path:
         lines.append("")
     if broken:
         lines += ["## Unreadable ledgers", "", *broken, ""]
+    lines += ["Wall times and peak memory of the runs: [TIMINGS.md](TIMINGS.md).", ""]
+    write_timings(fig_root, sorted(p.parent for p in found))
     return atomic_write_text(fig_root / "RESULTS.md", "\n".join(lines))
+
+
+def write_timings(fig_root: Path, directories: list[Path]) -> Path:
+    """``TIMINGS.md``: each run's total wall time, peak memory and section times, from the
+    notebooks' ``timings.csv`` (the one generated file that changes on every rerun)."""
+    lines = ["# Timings", "", "Generated by `ntkpaper run` from each notebook's `timings.csv`: "
+             "wall time of the notebook as its session measured it (kernel start not included) and "
+             "peak resident memory of its process. They change on every run.", "",
+             "| notebook | profile | total (s) | peak memory (MB) | sections (s) |",
+             "|---|---|---|---|---|"]
+    for d in directories:
+        t = read_timings(d)
+        if not t:
+            continue
+        sections = ", ".join(f"{k[len('time_s.'):]} {v}" for k, v in t.items()
+                             if k.startswith("time_s.") and k != "time_s.total")
+        prof = d.parent.name if d.parent != fig_root else "?"
+        lines.append(f"| {d.name} | `{prof}` | {t.get('time_s.total', '?')} | "
+                     f"{t.get('peak_rss_mb', '?')} | {sections} |")
+    return atomic_write_text(fig_root / "TIMINGS.md", "\n".join(lines) + "\n")

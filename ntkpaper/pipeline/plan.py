@@ -2,7 +2,7 @@
 
 **Every number here is an extrapolation, not a measurement.** The only measurements are
 
-* each notebook's committed ``cpu`` ledger, ``figures/cpu/<stem>/results.csv``: the wall time of
+* each notebook's committed ``cpu`` timings, ``figures/cpu/<stem>/timings.csv``: the wall time of
   every ``run.section`` (``time_s.<section>``), of the whole notebook (``time_s.total``) and the
   kernel's peak memory (``peak_rss_mb``), on a 2-core CPU at the ``cpu`` profile;
 * one GPU run: notebook 03's few-shot networks at the ``full`` budget on an NVIDIA H100
@@ -661,9 +661,11 @@ class CpuLedger:
 
 
 def read_cpu_ledger(stem: str) -> CpuLedger | None:
-    """Section times and peak memory from ``<fig_dir>/cpu/<stem>/results.csv``; ``None`` when
-    missing or unreadable."""
-    path = paths.fig_dir() / "cpu" / stem / "results.csv"
+    """Section times and peak memory from ``<fig_dir>/cpu/<stem>/timings.csv`` (older ledgers:
+    ``results.csv``); ``None`` when missing or unreadable."""
+    path = paths.fig_dir() / "cpu" / stem / "timings.csv"
+    if not path.exists():
+        path = path.with_name("results.csv")
     try:
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
@@ -826,7 +828,7 @@ def estimate(stem: str, profile: str, overrides: dict | None = None,
     model = MODELS.get(stem)
     ledger = read_cpu_ledger(stem)
     if ledger is None:
-        out.notes.append(f"no cpu ledger (figures/cpu/{stem}/results.csv): no estimate")
+        out.notes.append(f"no cpu ledger (figures/cpu/{stem}/timings.csv): no estimate")
     if model is None:
         out.notes.append("no cost model in ntkpaper/pipeline/plan.py: no estimate")
     if ledger is None or model is None:
@@ -927,7 +929,7 @@ def render(items: list[NotebookPlan], calibration: Calibration | None = None) ->
     profile = items[0].profile if items else "?"
     lines = [f"ntkpaper plan: profile {profile} (nothing is run)", "",
              "EXTRAPOLATIONS, not measurements: each section's measured time on 2 CPU cores at "
-             "the cpu profile (figures/cpu/<stem>/results.csv), scaled by its cost model "
+             "the cpu profile (figures/cpu/<stem>/timings.csv), scaled by its cost model "
              "(ntkpaper/pipeline/plan.py) to this profile's sizes.",
              "GPU column (one H100 + its 16-core host): per kind of work, cpu time / factor. "
              + cal.note + ".",

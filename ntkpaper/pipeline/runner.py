@@ -19,6 +19,7 @@ committed profiles is aggregated into ``figures/RESULTS.md``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -72,9 +73,34 @@ def _strip_injected(nb) -> None:
     for c in nb.cells:
         if c.get("metadata", {}).get("tags") == []:
             del c.metadata["tags"]
-    # papermill records the staging paths it read and wrote: machine paths, not for committing
-    for key in ("input_path", "output_path"):
+    # papermill records the staging paths it read and wrote (machine paths, not for committing)
+    # and the clock times of the run and of every cell (they change on every run: the run's
+    # timings are in timings.csv)
+    for key in ("input_path", "output_path", "start_time", "end_time", "duration"):
         nb.metadata.get("papermill", {}).pop(key, None)
+    seen: set[str] = set()
+    for c in nb.cells:
+        c.get("metadata", {}).pop("papermill", None)
+        c.get("metadata", {}).pop("execution", None)
+        # jupytext gives every cell a random id when it reads the .py: derive it from the cell
+        # instead, so that an unchanged notebook gives an unchanged .ipynb
+        cid = hashlib.sha256(f"{c.cell_type}\0{c.source}".encode()).hexdigest()[:12]
+        while cid in seen:
+            cid = hashlib.sha256(cid.encode()).hexdigest()[:12]
+        seen.add(cid)
+        c["id"] = cid
+        # the kernel splits a cell's printed text into stream messages at arbitrary points:
+        # join consecutive ones, so that the same output is stored the same way every run
+        merged = []
+        for o in c.get("outputs", []):
+            if (o.get("output_type") == "stream" and merged
+                    and merged[-1].get("output_type") == "stream"
+                    and merged[-1].get("name") == o.get("name")):
+                merged[-1]["text"] += o["text"]
+            else:
+                merged.append(o)
+        if "outputs" in c:
+            c["outputs"] = merged
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

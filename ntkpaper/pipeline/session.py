@@ -75,7 +75,8 @@ class Run:
         dt = time.perf_counter() - t0
         self.timings[name] = dt
         self.ledger.record(f"time_s.{name}", round(dt, 2))
-        print(f"[{name}] {dt:.1f} s")
+        if not _quiet():  # the runner keeps outputs free of timings (they go to timings.csv)
+            print(f"[{name}] {dt:.1f} s")
 
     def record(self, key: str, value):
         """Record a measured number under ``key`` (returns ``value``)."""
@@ -108,8 +109,9 @@ class Run:
         self.ledger.record("peak_rss_mb", round(peak_mb))
         self.ledger.save()
         claims = self.ledger.claims
-        print(f"{self.notebook} (profile {self.profile}): {tally(claims)}; "
-              f"{total:.0f} s, peak RSS {peak_mb:.0f} MB; ledger in {paths.shown(self.out_dir)}")
+        cost = "" if _quiet() else f"; {total:.0f} s, peak RSS {peak_mb:.0f} MB"
+        print(f"{self.notebook} (profile {self.profile}): {tally(claims)}{cost}; ledger in "
+              f"{paths.shown(self.out_dir)}")
         return claims[["kind", "claim_id", "statement", "source", "measured", "expected",
                        "holds"]].set_index("claim_id")
 
@@ -135,6 +137,12 @@ def notebook_name(namespace: dict) -> str:
 
 
 _RESOLVED = "__ntkpaper_resolved__"
+
+
+def _quiet() -> bool:
+    """Under the runner (and in tests): no timings in the notebook's outputs, so that a rerun
+    with the same results gives the same executed notebook."""
+    return bool(os.environ.get("NTKPAPER_QUIET"))
 
 
 def explicit_values(namespace: dict, cpu: dict) -> dict:

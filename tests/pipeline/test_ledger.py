@@ -55,10 +55,15 @@ def test_readme_table_and_update(tmp_path):
         led.save()
     table = ledger.summary_table(figs)
     rows = table.splitlines()[2:]
-    assert rows[0] == ("| [01_demo](notebooks/01_demo.ipynb) | `cpu` | 1/2 | - | `b` | 1/1 | "
-                       "12.5 s | 900 MB |")
+    assert rows[0] == "| [01_demo](notebooks/01_demo.ipynb) | `cpu` | 1/2 | - | `b` | 1/1 |"
     assert rows[1].startswith("| [01_demo](figures/full/01_demo/01_demo.ipynb) | `full` | 0/2 "
                               "| `a` | `b` |")
+    # timings live apart from the results, in timings.csv and TIMINGS.md
+    assert "time_s" not in (figs / "cpu" / "01_demo" / "results.csv").read_text()
+    assert ledger.read_timings(figs / "cpu" / "01_demo") == {"time_s.total": "12.5",
+                                                             "peak_rss_mb": "900"}
+    ledger.aggregate(figs)
+    assert "| 01_demo | `cpu` | 12.5 | 900 |" in (figs / "TIMINGS.md").read_text()
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{ledger.README_BEGIN}\nold\n{ledger.README_END}\ntail\n")
     assert ledger.update_readme(readme, figs) is True

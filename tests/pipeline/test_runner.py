@@ -170,3 +170,22 @@ def _env(root):
     env = dict(os.environ, NTKPAPER_ROOT=str(root))
     env.pop("NTKPAPER_FIG_DIR", None)
     return env
+
+
+@pytest.mark.slow
+def test_a_rerun_gives_byte_identical_outputs_apart_from_timings(tmp_path, monkeypatch):
+    """Issue 15: the same notebook at the same seed twice gives the same ledger, claims and
+    executed notebook (no clock times, random cell ids or split stream outputs in it)."""
+    monkeypatch.delenv("NTKPAPER_FIG_DIR", raising=False)
+    monkeypatch.setenv("NTKPAPER_BUILD_DIR", str(tmp_path / "build"))
+    stem = "04_ntk_alignment"
+    files = [f"figures/{stem}/results.csv", f"figures/{stem}/claims.csv",
+             f"notebooks/{stem}.ipynb"]
+    seen = []
+    for _ in range(2):
+        (outcome,) = runner.run([stem], profile="smoke", out_root=tmp_path / "out")
+        assert outcome.ok, outcome.error
+        seen.append({f: (tmp_path / "out" / f).read_bytes() for f in files})
+    for f in files:
+        assert seen[0][f] == seen[1][f], f"{f} differs between two identical runs"
+    assert (tmp_path / "out" / "figures" / stem / "timings.csv").exists()
