@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         except profiles.ProfileError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:
+            print("error: interrupted (see above for what was published)", file=sys.stderr)
+            return 130
         failed = [o.name for o in outcomes if not o.ok]
         if failed:
             print(f"error: {len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)

@@ -25,6 +25,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -119,6 +120,26 @@ def describe_failure(err: BaseException) -> str:
     return " ".join(_ANSI.sub("", text).split())
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _stop(active: dict, grace: float = 20.0) -> None:
+    """Ask every running worker to stop (SIGTERM: it shuts its kernel down), then kill those
+    still alive after ``grace`` seconds."""
+    for proc, *_ in active.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc, _, log, _ in active.values():
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
 def worker(src: str, out: str, params_json: str, report: str) -> int:
     """Child-process entry point: execute one notebook, write a JSON report."""
     import jupytext
@@ -130,12 +151,17 @@ def worker(src: str, out: str, params_json: str, report: str) -> int:
     jupytext.write(nb, tmp_in)
     error = ""
     t0 = time.perf_counter()
+    # SIGTERM from the runner (or anyone) interrupts like Ctrl-C, so that papermill's cleanup
+    # shuts the notebook's kernel down instead of leaving it running
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         pm.execute_notebook(str(tmp_in), out, parameters=params, cwd=str(Path(src).parent),
                             progress_bar=False, log_output=False,
                             request_save_on_cell_execute=False)
     except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
         error = describe_failure(err)
+    except KeyboardInterrupt:
+        error = "interrupted (the notebook's kernel was shut down)"
     finally:
         tmp_in.unlink(missing_ok=True)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -162,7 +188,6 @@ def _swap_dir(new: Path, dest: Path) -> None:
 def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | None = None,
         out_root: Path | None = None) -> list[Outcome]:
     """Execute notebooks; returns one :class:`Outcome` per notebook (see module docstring)."""
-    import nbformat
 
     if profile not in profiles.PROFILE_NAMES:
         raise profiles.ProfileError(f"unknown profile {profile!r}; choose one of "
@@ -200,6 +225,46 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
     outcomes: list[Outcome] = []
     total = len(sources)
     print(f"ntkpaper run: {total} notebook(s), profile {profile}, {jobs} job(s)", flush=True)
+    try:
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+    except ValueError:  # not the main thread: Ctrl-C only
+        previous = None
+    try:
+        _loop(pending, active, outcomes, total, jobs, profile, params, publish, stage_root,
+              build, fig_root, nb_root)
+    except KeyboardInterrupt:
+        running = sorted(active)
+        _stop(active)
+        shutil.rmtree(stage_root, ignore_errors=True)
+        done = [o.name for o in outcomes if o.ok]
+        if done:
+            ledger.aggregate(out_root / "figures" if out_root else paths.fig_dir())
+            if out_root is None:
+                ledger.update_readme(paths.root() / "README.md", paths.fig_dir())
+        print(f"\ninterrupted: finished and published {', '.join(done) or 'none'}; stopped "
+              f"{', '.join(running) or 'none'} and never started "
+              f"{', '.join(s.stem for s in pending) or 'none'} (nothing of those was "
+              "published)", flush=True)
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    if any(o.ok for o in outcomes):
+        ledger.aggregate(out_root / "figures" if out_root else paths.fig_dir())
+        if out_root is None:  # a publishing run: README's results table follows the ledgers
+            ledger.update_readme(paths.root() / "README.md", paths.fig_dir())
+    shutil.rmtree(stage_root, ignore_errors=True)
+    print("\n| notebook | status | wall time (s) | peak memory (MB) |\n|---|---|---|---|")
+    for o in outcomes:
+        print(f"| {o.name} | {'ok' if o.ok else 'FAILED'} | {o.seconds:.0f} | {o.peak_mb:.0f} |")
+    return outcomes
+
+
+def _loop(pending, active, outcomes, total, jobs, profile, params, publish, stage_root, build,
+          fig_root, nb_root) -> None:
+    """Start workers up to ``jobs`` at a time and publish each notebook that succeeds."""
+    import nbformat
+
     while pending or active:
         while pending and len(active) < jobs:
             src = pending.pop(0)
@@ -255,15 +320,6 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
             outcomes.append(Outcome(stem, True, seconds, rep["peak_mb"]))
             print(f"  done {stem}: {seconds:.0f} s, peak memory {rep['peak_mb']:.0f} MB",
                   flush=True)
-    if any(o.ok for o in outcomes):
-        ledger.aggregate(out_root / "figures" if out_root else paths.fig_dir())
-        if out_root is None:  # a publishing run: README's results table follows the ledgers
-            ledger.update_readme(paths.root() / "README.md", paths.fig_dir())
-    shutil.rmtree(stage_root, ignore_errors=True)
-    print("\n| notebook | status | wall time (s) | peak memory (MB) |\n|---|---|---|---|")
-    for o in outcomes:
-        print(f"| {o.name} | {'ok' if o.ok else 'FAILED'} | {o.seconds:.0f} | {o.peak_mb:.0f} |")
-    return outcomes
 
 
 if __name__ == "__main__":
