@@ -62,8 +62,37 @@ def select(names: list[str]) -> list[Path]:
         if len(hits) != 1:
             raise SystemExit(f"no notebook matches {name!r}; available: "
                              f"{', '.join(p.stem for p in available)}")
-        chosen.append(hits[0])
+        if hits[0] not in chosen:  # "02 02_mup_feature_learning" runs it once
+            chosen.append(hits[0])
     return chosen
+
+
+def _lock(sources: list[Path], destination: Path) -> list:
+    """Take one lock per notebook and destination (``build/locks/``), so that two runs never
+    write the same outputs at once; raises ProfileError naming the busy notebooks, before
+    anything runs. The locks are released when the returned files are closed (or the process
+    ends, however it ends)."""
+    import fcntl
+
+    lock_dir = paths.root() / "build" / "locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    tag = hashlib.sha256(str(destination.resolve()).encode()).hexdigest()[:12]
+    held, busy = [], []
+    for src in sources:
+        f = open(lock_dir / f"{src.stem}-{tag}.lock", "a+")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            busy.append(src.stem)
+            continue
+        held.append(f)
+    if busy:
+        for f in held:
+            f.close()
+        raise profiles.ProfileError(f"another `ntkpaper run` is writing {', '.join(busy)} to "
+                                    f"{paths.shown(destination)}: wait for it to finish")
+    return held
 
 
 def _strip_injected(nb) -> None:
@@ -208,6 +237,7 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
     if out_root is None:
         out_root = build / "smoke" if smoke else None
     fig_root = (out_root / "figures") if out_root else paths.fig_dir() / profile
+    locks = _lock(sources, fig_root)
     # cpu: the executed notebook replaces notebooks/NN.ipynb; full: it goes inside its figures
     nb_root = ((out_root / "notebooks") if out_root
                else paths.notebook_dir() if profile == "cpu" else None)
@@ -249,6 +279,8 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        for f in locks:
+            f.close()
     if any(o.ok for o in outcomes):
         ledger.aggregate(out_root / "figures" if out_root else paths.fig_dir())
         if out_root is None:  # a publishing run: README's results table follows the ledgers

@@ -236,3 +236,15 @@ def test_a_signal_stops_workers_and_kernels_and_publishes_nothing_half_done(fake
     assert not (fake_repo / "figures" / "cpu" / "03_slow").exists()
     assert not (fake_repo / "notebooks" / "03_slow.ipynb").exists()
     assert not list((fake_repo / "build" / "staging").glob("*/*"))
+
+
+def test_a_notebook_being_run_is_refused_and_a_repeated_name_runs_once(fake_repo):
+    assert [p.stem for p in runner.select(["01", "01_good"])] == ["01_good"]
+    held = runner._lock(runner.select(["01"]), fake_repo / "figures" / "cpu")
+    try:
+        with pytest.raises(Exception, match="another `ntkpaper run` is writing 01_good"):
+            runner.run(["01"], profile="cpu")
+    finally:
+        for f in held:
+            f.close()
+    assert not (fake_repo / "figures" / "cpu" / "01_good").exists()  # nothing ran
