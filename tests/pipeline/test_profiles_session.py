@@ -76,11 +76,17 @@ def test_bad_parameter_name_type_and_range():
         session.start({"PROFILE": "smoke", "SEED": "zero"}, notebook=NB)
 
 
+def _fake_notebook(root, monkeypatch, cell: str) -> str:
+    """A notebook ``09_x`` in a fake repository at ``root`` whose parameters cell is ``cell``."""
+    monkeypatch.setenv("NTKPAPER_ROOT", str(root))
+    (root / "notebooks").mkdir()
+    (root / "notebooks" / "09_x.py").write_text(
+        f'# %% tags=["parameters"]\n{cell}\n\n# %%\nprint(N)\n')
+    return "09_x"
+
+
 def test_parameters_cell_must_hold_literals(tmp_path, monkeypatch):
-    monkeypatch.setenv("NTKPAPER_ROOT", str(tmp_path))
-    (tmp_path / "notebooks").mkdir()
-    (tmp_path / "notebooks" / "09_x.py").write_text(
-        '# %% tags=["parameters"]\nPROFILE = "cpu"\nN = 2 * 3\n\n# %%\nprint(N)\n')
+    _fake_notebook(tmp_path, monkeypatch, 'PROFILE = "cpu"\nN = 2 * 3')
     with pytest.raises(profiles.ProfileError, match="N must be a literal"):
         profiles.cpu_values("09_x")
     with pytest.raises(profiles.ProfileError, match="no notebook '09_y'"):
@@ -148,9 +154,6 @@ def test_ranges_types_and_cell_errors(tmp_path, monkeypatch):
     monkeypatch.setitem(profiles.PROFILES[NB], "smoke", {"N_TEST": "many"})
     with pytest.raises(profiles.ProfileError, match="profiles.py.*N_TEST='many'"):
         profiles.resolve(NB, "smoke")
-    monkeypatch.setenv("NTKPAPER_ROOT", str(tmp_path))
-    (tmp_path / "notebooks").mkdir()
-    (tmp_path / "notebooks" / "09_x.py").write_text(
-        '# %% tags=["parameters"]\nN = (1,\n\n# %%\nprint(N)\n')
+    _fake_notebook(tmp_path, monkeypatch, "N = (1,")
     with pytest.raises(profiles.ProfileError, match="parameters cell"):
         profiles.cpu_values("09_x")
