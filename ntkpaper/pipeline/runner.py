@@ -12,13 +12,29 @@ moved into place, so a failed or interrupted run never leaves a half-written fig
   touched, so any subset of notebooks can be run at ``full`` and committed beside them;
 * ``smoke``: everything goes to ``build/smoke/`` and committed files are never touched.
 
-Failures do not stop the other notebooks; the run exits non-zero and names them, and the failed
-executed notebook is kept in ``build/failed/`` for inspection. Finally every ledger of both
-committed profiles is aggregated into ``figures/RESULTS.md``.
+Publishing one notebook (figures directory, executed notebook, ledgers, and the derived
+``figures/RESULTS.md``, ``TIMINGS.md`` and README results table) is one step that a kill cannot
+leave half done: see :mod:`ntkpaper.pipeline.publish`, whose ``recover`` repairs an interrupted
+one at the next start.
+
+While a notebook runs, the console shows each code cell as it starts (``cell 7/23``); its log
+``build/staging/<profile>-<pid>/NN_topic/log.txt`` has the same lines with the first line of each
+cell and the progress bars of the long loops. Failures do not stop the other notebooks; each
+prints one line (the cell, the exception type and message) and the paths of the executed
+notebook kept with its outputs up to the failure (``build/failed/NN_topic.ipynb``, saved after
+every cell, so it exists also when the worker or kernel is killed) and of its log
+(``build/failed/NN_topic.log``). The run exits non-zero and names them.
+
+Ctrl-C, SIGINT or SIGTERM stop the workers (each shuts its kernel down) and publish nothing of
+the unfinished notebooks; workers also get a SIGTERM when the runner itself is killed (Linux's
+parent-death signal), and a kernel whose worker dies exits by itself (ipykernel's parent poller).
+One lock per notebook and destination (``build/locks/``) refuses a second run writing the same
+notebook.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -33,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ntkpaper import paths
-from ntkpaper.pipeline import ledger, profiles
+from ntkpaper.pipeline import profiles, publish
 
 
 @dataclass
@@ -72,21 +88,13 @@ def _lock(sources: list[Path], destination: Path) -> list:
     write the same outputs at once; raises ProfileError naming the busy notebooks, before
     anything runs. The locks are released when the returned files are closed (or the process
     ends, however it ends)."""
-    import fcntl
-
-    lock_dir = paths.root() / "build" / "locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    tag = hashlib.sha256(str(destination.resolve()).encode()).hexdigest()[:12]
     held, busy = [], []
     for src in sources:
-        f = open(lock_dir / f"{src.stem}-{tag}.lock", "a+")
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.close()
+        f = publish.try_lock(src.stem, destination)
+        if f is None:
             busy.append(src.stem)
-            continue
-        held.append(f)
+        else:
+            held.append(f)
     if busy:
         for f in held:
             f.close()
@@ -156,37 +164,71 @@ def _interrupt(signum, frame):
 def _stop(active: dict, grace: float = 20.0) -> None:
     """Ask every running worker to stop (SIGTERM: it shuts its kernel down), then kill those
     still alive after ``grace`` seconds."""
-    for proc, *_ in active.values():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+    for w in active.values():
+        if w.proc.poll() is None:
+            w.proc.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + grace
-    for proc, _, log, _ in active.values():
+    for w in active.values():
         try:
-            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            w.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+            w.proc.kill()
+            w.proc.wait()
+        w.log.close()
+
+
+def _engine(progress: Path):
+    """papermill's nbclient engine, reporting each code cell as it starts: one line in the log
+    (the worker's stdout) and ``progress`` = ``"k n"`` (code cell k of n) for the runner."""
+    from papermill.engines import NBClientEngine
+
+    class Engine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+            # numbered like the execution counts (papermill's injected parameters included),
+            # so that "cell 3/9" here and "cell [3] raised" in a failure line are the same cell
+            code = [i for i, c in enumerate(nb_man.nb.cells) if c.cell_type == "code"]
+            start = nb_man.cell_start
+
+            def cell_start(cell, cell_index=None, **kw):
+                if cell_index in code:
+                    k = code.index(cell_index) + 1
+                    first = next((ln for ln in cell.source.splitlines() if ln.strip()), "")
+                    print(f"[{time.strftime('%H:%M:%S')}] cell {k}/{len(code)}: {first[:70]}",
+                          flush=True)
+                    tmp = progress.with_suffix(".tmp")
+                    tmp.write_text(f"{k} {len(code)}")
+                    tmp.replace(progress)
+                return start(cell, cell_index, **kw)
+
+            nb_man.cell_start = cell_start
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+    return Engine
 
 
 def worker(src: str, out: str, params_json: str, report: str) -> int:
     """Child-process entry point: execute one notebook, write a JSON report."""
     import jupytext
     import papermill as pm
+    from papermill.engines import papermill_engines
 
     params = json.loads(params_json)
     nb = jupytext.read(src)
     tmp_in = Path(out).with_suffix(".input.ipynb")
     jupytext.write(nb, tmp_in)
+    papermill_engines.register("ntkpaper", _engine(Path(report).with_name("progress")))
     error = ""
     t0 = time.perf_counter()
-    # SIGTERM from the runner (or anyone) interrupts like Ctrl-C, so that papermill's cleanup
-    # shuts the notebook's kernel down instead of leaving it running
+    # SIGTERM from the runner (or anyone; also sent when the runner dies, see _start) interrupts
+    # like Ctrl-C, so that papermill's cleanup shuts the notebook's kernel down instead of
+    # leaving it running
     signal.signal(signal.SIGTERM, _interrupt)
     try:
+        # the executed notebook is saved at each cell, so that a kill keeps the outputs so far
         pm.execute_notebook(str(tmp_in), out, parameters=params, cwd=str(Path(src).parent),
-                            progress_bar=False, log_output=False,
-                            request_save_on_cell_execute=False)
+                            engine_name="ntkpaper", progress_bar=False, log_output=False,
+                            request_save_on_cell_execute=True)
     except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
         error = describe_failure(err)
     except KeyboardInterrupt:
@@ -196,22 +238,70 @@ def worker(src: str, out: str, params_json: str, report: str) -> int:
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     Path(report).write_text(json.dumps({"error": error, "seconds": time.perf_counter() - t0,
                                         "peak_mb": peak}))
+    print(f"[{time.strftime('%H:%M:%S')}] {'failed: ' + error if error else 'finished'}",
+          flush=True)
     return 0 if not error else 1
 
 
-def _swap_dir(new: Path, dest: Path) -> None:
-    """Replace directory ``dest`` by ``new`` with two renames (never a half-filled ``dest``)."""
-    old = dest.with_name(f".{dest.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if dest.exists():
-        dest.rename(old)
+def _die_with_parent(parent: int) -> None:
+    """In a worker: ask Linux for a SIGTERM when the runner ``parent`` dies (even by SIGKILL),
+    so that no worker or kernel outlives it; if it already died, stop now. Elsewhere a no-op.
+    (Called by the worker itself, not as Popen's ``preexec_fn``: forking a process that runs
+    JAX's threads and then calling into ctypes before ``exec`` can deadlock.)"""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:
+            raise SystemExit("the runner that started this worker is gone")
+
+
+def _plain(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def keep_failure(stage: Path, stem: str, failed: Path) -> tuple[Path | None, Path]:
+    """Copy a failed notebook's executed notebook (outputs up to the failure, ANSI colours
+    removed from tracebacks) and its log to ``failed/``; returns their paths (the notebook's is
+    None if the worker died before writing one)."""
+    failed.mkdir(parents=True, exist_ok=True)
+    log = failed / f"{stem}.log"
+    src_log = stage / "log.txt"
+    log.write_text(_plain(src_log.read_text(errors="replace")) if src_log.exists() else
+                   "(no log: the worker died before writing one)\n")
+    executed = stage / f"{stem}.ipynb"
+    if not executed.exists():
+        return None, log
     try:
-        new.rename(dest)
-    except OSError:  # e.g. staging on another file system: put the committed outputs back
-        if old.exists() and not dest.exists():
-            old.rename(dest)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+        nb = json.loads(executed.read_text())
+    except ValueError:  # killed while papermill was writing it
+        shutil.copy(executed, failed / f"{stem}.ipynb")
+        return failed / f"{stem}.ipynb", log
+    for cell in nb.get("cells", []):
+        for o in cell.get("outputs", []):
+            if "traceback" in o:
+                o["traceback"] = [_plain(t) for t in o["traceback"]]
+            if isinstance(o.get("text"), str):
+                o["text"] = _plain(o["text"])
+            elif isinstance(o.get("text"), list):
+                o["text"] = [_plain(t) for t in o["text"]]
+    (failed / f"{stem}.ipynb").write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return failed / f"{stem}.ipynb", log
+
+
+def _clean_stale_staging(build: Path) -> None:
+    """Remove staging directories of runners that no longer exist (killed with SIGKILL)."""
+    for d in (build / "staging").glob("*-*"):
+        pid = d.name.rsplit("-", 1)[-1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except PermissionError:  # alive, someone else's
+            pass
 
 
 def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | None = None,
@@ -237,10 +327,15 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
     if out_root is None:
         out_root = build / "smoke" if smoke else None
     fig_root = (out_root / "figures") if out_root else paths.fig_dir() / profile
-    locks = _lock(sources, fig_root)
     # cpu: the executed notebook replaces notebooks/NN.ipynb; full: it goes inside its figures
     nb_root = ((out_root / "notebooks") if out_root
                else paths.notebook_dir() if profile == "cpu" else None)
+    agg_root = out_root / "figures" if out_root else paths.fig_dir()
+    readme = None if out_root else paths.root() / "README.md"
+    for line in publish.recover(fig_root, nb_root, agg_root, readme):  # after a kill
+        print(f"recovered {line}", flush=True)
+    _clean_stale_staging(build)
+    locks = _lock(sources, fig_root)
     # one staging directory per runner process, so that concurrent runs never share one
     stage_root = build / "staging" / f"{profile}-{os.getpid()}"
     shutil.rmtree(stage_root, ignore_errors=True)
@@ -248,29 +343,25 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
     fig_root.mkdir(parents=True, exist_ok=True)
     if nb_root is not None:
         nb_root.mkdir(parents=True, exist_ok=True)
-    publish = paths.shown(fig_root)
+    target = Target(profile, params, paths.shown(fig_root), stage_root, build, fig_root, nb_root,
+                    agg_root, readme)
 
     pending = list(sources)
-    active: dict[str, tuple] = {}
+    active: dict[str, Worker] = {}
     outcomes: list[Outcome] = []
-    total = len(sources)
-    print(f"ntkpaper run: {total} notebook(s), profile {profile}, {jobs} job(s)", flush=True)
+    print(f"ntkpaper run: {len(sources)} notebook(s), profile {profile}, {jobs} job(s); "
+          f"logs in {paths.shown(stage_root)}/NN_topic/log.txt", flush=True)
     try:
         previous = signal.signal(signal.SIGTERM, _interrupt)
     except ValueError:  # not the main thread: Ctrl-C only
         previous = None
     try:
-        _loop(pending, active, outcomes, total, jobs, profile, params, publish, stage_root,
-              build, fig_root, nb_root)
+        _loop(pending, active, outcomes, len(sources), jobs, target)
     except KeyboardInterrupt:
         running = sorted(active)
         _stop(active)
         shutil.rmtree(stage_root, ignore_errors=True)
         done = [o.name for o in outcomes if o.ok]
-        if done:
-            ledger.aggregate(out_root / "figures" if out_root else paths.fig_dir())
-            if out_root is None:
-                ledger.update_readme(paths.root() / "README.md", paths.fig_dir())
         print(f"\ninterrupted: finished and published {', '.join(done) or 'none'}; stopped "
               f"{', '.join(running) or 'none'} and never started "
               f"{', '.join(s.stem for s in pending) or 'none'} (nothing of those was "
@@ -281,10 +372,6 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
             signal.signal(signal.SIGTERM, previous)
         for f in locks:
             f.close()
-    if any(o.ok for o in outcomes):
-        ledger.aggregate(out_root / "figures" if out_root else paths.fig_dir())
-        if out_root is None:  # a publishing run: README's results table follows the ledgers
-            ledger.update_readme(paths.root() / "README.md", paths.fig_dir())
     shutil.rmtree(stage_root, ignore_errors=True)
     print("\n| notebook | status | wall time (s) | peak memory (MB) |\n|---|---|---|---|")
     for o in outcomes:
@@ -292,67 +379,104 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
     return outcomes
 
 
-def _loop(pending, active, outcomes, total, jobs, profile, params, publish, stage_root, build,
-          fig_root, nb_root) -> None:
-    """Start workers up to ``jobs`` at a time and publish each notebook that succeeds."""
+@dataclass
+class Target:
+    """Where one run writes: its profile and parameters, staging, and publishing destinations."""
+    profile: str
+    params: dict
+    publish_shown: str
+    stage_root: Path
+    build: Path
+    fig_root: Path
+    nb_root: Path | None
+    agg_root: Path
+    readme: Path | None
+
+
+@dataclass
+class Worker:
+    proc: subprocess.Popen
+    stage: Path
+    log: object
+    started: float
+    cell: str = ""
+
+
+def _start(src: Path, t: Target) -> Worker:
+    stage = t.stage_root / src.stem
+    (stage / "figures").mkdir(parents=True)
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = dict(os.environ, NTKPAPER_FIG_DIR=str(stage / "figures"), NTKPAPER_QUIET="1",
+               NTKPAPER_NOTEBOOK=src.stem, NTKPAPER_PARAMS=json.dumps(t.params),
+               NTKPAPER_PUBLISH_DIR=t.publish_shown, NTKPAPER_LOG=str(stage / "log.txt"),
+               NTKPAPER_RUNNER_PID=str(os.getpid()), PATH=path, PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "ntkpaper.pipeline.runner", str(src),
+           str(stage / f"{src.stem}.ipynb"), json.dumps({"PROFILE": t.profile, **t.params}),
+           str(stage / "report.json")]
+    log = open(stage / "log.txt", "a")  # appended to by the worker and the kernel's progress bars
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return Worker(proc, stage, log, time.perf_counter())
+
+
+def _report(stem: str, w: Worker) -> dict:
+    report_path = w.stage / "report.json"
+    if report_path.exists():
+        return json.loads(report_path.read_text())
+    code = w.proc.returncode
+    how = (f"killed by {signal.Signals(-code).name}" if code < 0 and -code in
+           signal.valid_signals() else f"exited with status {code}")
+    hint = " (out of memory?)" if code == -signal.SIGKILL else ""
+    return {"error": f"the worker running {stem} was {how}{hint} before the notebook finished",
+            "peak_mb": float("nan")}
+
+
+def _loop(pending, active, outcomes, total, jobs, t: Target) -> None:
+    """Start workers up to ``jobs`` at a time, show each one's current cell, and publish each
+    notebook that succeeds."""
     import nbformat
 
     while pending or active:
         while pending and len(active) < jobs:
             src = pending.pop(0)
-            stage = stage_root / src.stem
-            (stage / "figures").mkdir(parents=True)
-            path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-            env = dict(os.environ, NTKPAPER_FIG_DIR=str(stage / "figures"), NTKPAPER_QUIET="1",
-                       NTKPAPER_NOTEBOOK=src.stem, NTKPAPER_PARAMS=json.dumps(params),
-                       NTKPAPER_PUBLISH_DIR=publish, PATH=path, PYTHONUNBUFFERED="1")
-            cmd = [sys.executable, "-m", "ntkpaper.pipeline.runner", str(src),
-                   str(stage / f"{src.stem}.ipynb"),
-                   json.dumps({"PROFILE": profile, **params}), str(stage / "report.json")]
-            log = open(stage / "log.txt", "w")
-            proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-            active[src.stem] = (proc, stage, log, time.perf_counter())
+            active[src.stem] = _start(src, t)
             print(f"  [{len(outcomes) + len(active)}/{total}] started {src.stem}", flush=True)
         time.sleep(0.5)
-        for stem, (proc, stage, log, t0) in list(active.items()):
-            if proc.poll() is None:
+        for stem, w in list(active.items()):
+            if w.proc.poll() is None:
+                cell = (w.stage / "progress").read_text() if (w.stage / "progress").exists() \
+                    else ""
+                if cell and cell != w.cell:
+                    w.cell = cell
+                    k, n = cell.split()
+                    print(f"    {stem}: cell {k}/{n} ({time.perf_counter() - w.started:.0f} s)",
+                          flush=True)
                 continue
-            log.close()
+            w.log.close()
             del active[stem]
-            report_path = stage / "report.json"
-            rep = (json.loads(report_path.read_text()) if report_path.exists()
-                   else {"error": f"worker crashed (exit {proc.returncode}); see "
-                                  f"{stage / 'log.txt'}", "peak_mb": float("nan")})
-            seconds = time.perf_counter() - t0
-            executed = stage / f"{stem}.ipynb"
-            if rep["error"] or not (stage / "figures" / stem / "claims.csv").exists():
+            rep = _report(stem, w)
+            seconds = time.perf_counter() - w.started
+            executed = w.stage / f"{stem}.ipynb"
+            if rep["error"] or not (w.stage / "figures" / stem / "claims.csv").exists():
                 err = rep["error"] or "notebook finished without writing its ledger"
-                failed = build / "failed"
-                failed.mkdir(parents=True, exist_ok=True)
-                if executed.exists():
-                    shutil.copy(executed, failed / executed.name)
+                kept_nb, kept_log = keep_failure(w.stage, stem, t.build / "failed")
                 outcomes.append(Outcome(stem, False, seconds, rep["peak_mb"], err))
                 kept = (f"    executed notebook (outputs up to the failure): "
-                        f"{failed / executed.name}\n" if executed.exists() else "")
+                        f"{paths.shown(kept_nb)}\n" if kept_nb else "")
                 print(f"  FAILED {stem} after {seconds:.0f} s: {err.splitlines()[0][:300]}\n"
-                      f"{kept}    log: {stage / 'log.txt'}", flush=True)
+                      f"{kept}    log: {paths.shown(kept_log)}", flush=True)
                 continue
             nb = nbformat.read(executed, as_version=4)
             _strip_injected(nb)
-            nb.metadata.setdefault("ntkpaper", {})["profile"] = profile
-            if nb_root is None:  # full: the executed notebook travels with its figures
-                nbformat.write(nb, stage / "figures" / stem / f"{stem}.ipynb")
-                _swap_dir(stage / "figures" / stem, fig_root / stem)
-            else:
-                dest_nb = nb_root / f"{stem}.ipynb"
-                tmp_nb = dest_nb.with_name(f".{dest_nb.name}.tmp")
-                nbformat.write(nb, tmp_nb)
-                _swap_dir(stage / "figures" / stem, fig_root / stem)
-                tmp_nb.replace(dest_nb)
+            nb.metadata.setdefault("ntkpaper", {})["profile"] = t.profile
+            text = nbformat.writes(nb)
+            publish.publish(stem, w.stage / "figures" / stem,
+                            text if text.endswith("\n") else text + "\n",
+                            t.fig_root, t.nb_root, t.agg_root, t.readme)
             outcomes.append(Outcome(stem, True, seconds, rep["peak_mb"]))
             print(f"  done {stem}: {seconds:.0f} s, peak memory {rep['peak_mb']:.0f} MB",
                   flush=True)
 
 
 if __name__ == "__main__":
+    _die_with_parent(int(os.environ["NTKPAPER_RUNNER_PID"]))
     sys.exit(worker(*sys.argv[1:5]))

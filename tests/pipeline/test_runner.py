@@ -77,7 +77,11 @@ def test_runner_keeps_going_names_failures_and_protects_outputs(fake_repo):
     # the failed one left the committed ledger alone and wrote no figure
     assert (fake_repo / "figures" / "cpu" / "02_bad" / "claims.csv").read_text() == "committed"
     assert not (fake_repo / "figures" / "cpu" / "02_bad" / "half.png").exists()
-    assert (fake_repo / "build" / "failed" / "02_bad.ipynb").exists()
+    kept = (fake_repo / "build" / "failed" / "02_bad.ipynb").read_text()
+    assert "this notebook fails on purpose" in kept and "\\u001b[" not in kept  # no ANSI
+    log = (fake_repo / "build" / "failed" / "02_bad.log").read_text()
+    assert 'cell 1/3: PROFILE = "cpu"' in log and "cell 3/3: from ntkpaper import paths" in log
+    assert "failed: cell [3] raised RuntimeError" in log
     md = (fake_repo / "figures" / "RESULTS.md").read_text()
     assert "01_good" in md and "`cpu/02_bad`: ledger unreadable" in md
 
@@ -196,6 +200,9 @@ SLOW = HEADER + textwrap.dedent("""
     PROFILE = "cpu"
 
     # %%
+    print("the first cell ran")
+
+    # %%
     import os
     import time
     from ntkpaper import paths
@@ -248,3 +255,88 @@ def test_a_notebook_being_run_is_refused_and_a_repeated_name_runs_once(fake_repo
         for f in held:
             f.close()
     assert not (fake_repo / "figures" / "cpu" / "01_good").exists()  # nothing ran
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _start_slow(root):
+    import time
+
+    (root / "notebooks" / "02_bad.py").unlink()
+    (root / "notebooks" / "03_slow.py").write_text(SLOW)
+    proc = subprocess.Popen([sys.executable, "-m", "ntkpaper", "run", "01", "03"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=_env(root))
+    pid_file = root / "kernel.pid"
+    deadline = time.monotonic() + 120
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert pid_file.exists(), "the slow notebook's kernel never started"
+    time.sleep(1)
+    kernel = int(pid_file.read_text())
+    return proc, kernel, _parent(kernel)
+
+
+def _gone(*pids, within=30.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + within
+    while any(_running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return not any(_running(p) for p in pids)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_killed_runner_leaves_no_process_and_the_next_run_cleans_up(fake_repo):
+    import signal
+
+    proc, kernel, worker = _start_slow(fake_repo)
+    assert worker != proc.pid and _parent(worker) == proc.pid
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert _gone(worker, kernel), "a worker or kernel outlived its runner"
+    assert (fake_repo / "figures" / "cpu" / "01_good" / "claims.csv").exists()
+    assert not (fake_repo / "figures" / "cpu" / "03_slow").exists()
+    assert not (fake_repo / "notebooks" / "03_slow.ipynb").exists()
+    assert (fake_repo / "build" / "staging" / f"cpu-{proc.pid}").exists()
+    (outcome,) = runner.run(["01"], profile="cpu")  # the next run removes the dead one's staging
+    assert outcome.ok and not list((fake_repo / "build" / "staging").iterdir())
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("victim", ["worker", "kernel"])
+def test_a_killed_worker_or_kernel_is_a_named_failure_with_its_outputs_kept(fake_repo, victim):
+    import os
+    import signal
+
+    proc, kernel, worker = _start_slow(fake_repo)
+    os.kill(worker if victim == "worker" else kernel, signal.SIGKILL)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1, out
+    assert _gone(worker, kernel), "the kernel outlived its worker"
+    line = next(ln for ln in out.splitlines() if "FAILED 03_slow" in ln)
+    if victim == "worker":
+        assert "was killed by SIGKILL (out of memory?)" in line
+    else:
+        assert "DeadKernelError" in line
+    kept_nb = fake_repo / "build" / "failed" / "03_slow.ipynb"
+    kept_log = fake_repo / "build" / "failed" / "03_slow.log"
+    assert f"executed notebook (outputs up to the failure): build/failed/03_slow.ipynb" in out
+    assert "log: build/failed/03_slow.log" in out
+    assert "the first cell ran" in kept_nb.read_text()  # saved after each cell
+    assert "cell 4/4: import os" in kept_log.read_text()
+    assert (fake_repo / "figures" / "cpu" / "01_good" / "claims.csv").exists()
+    assert not (fake_repo / "figures" / "cpu" / "03_slow").exists()
