@@ -334,7 +334,7 @@ def test_a_killed_worker_or_kernel_is_a_named_failure_with_its_outputs_kept(fake
         assert "DeadKernelError" in line
     kept_nb = fake_repo / "build" / "failed" / "03_slow.ipynb"
     kept_log = fake_repo / "build" / "failed" / "03_slow.log"
-    assert f"executed notebook (outputs up to the failure): build/failed/03_slow.ipynb" in out
+    assert "executed notebook (outputs up to the failure): build/failed/03_slow.ipynb" in out
     assert "log: build/failed/03_slow.log" in out
     assert "the first cell ran" in kept_nb.read_text()  # saved after each cell
     assert "cell 4/4: import os" in kept_log.read_text()
