@@ -7,6 +7,11 @@ jax/jaxlib/neural-tangents/numpy, the digest of the package's computing code
 arrays plus a sha256 of their contents; writes are atomic, and an entry that fails to load or whose
 contents do not match its checksum is reported, deleted and recomputed.
 
+Concurrency: an entry is computed under a lock of its own (``<cache>/.locks/``), so that two
+processes wanting the same missing entry compute it once (the second waits, then reads it); an
+entry removed by :func:`clear` while being read is a miss, not an error; :func:`clear` removes
+complete entries only, never another process's file being written.
+
 Example::
 
     arrays = cache.cached("fc_kernels", {"depth": 3, "data": ds_key}, lambda: {"k": k})
@@ -14,11 +19,13 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
 import json
 import os
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -93,6 +100,41 @@ def _load(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _try_load(path: Path) -> dict[str, np.ndarray] | None:
+    """The entry's arrays, or None if there is none (also: removed by ``clear`` meanwhile); a
+    corrupt entry is reported and deleted."""
+    if not path.exists():
+        return None
+    try:
+        arrays = _load(path)
+    except FileNotFoundError:
+        return None
+    except Exception as err:
+        stats["corrupt"] += 1
+        warnings.warn(f"cache entry {path.name} is corrupt ({err}); recomputing", stacklevel=3)
+        path.unlink(missing_ok=True)
+        return None
+    stats["hits"] += 1
+    return arrays
+
+
+@contextlib.contextmanager
+def _entry_lock(path: Path):
+    """Hold the entry's lock (blocking); without one where the cache cannot be written."""
+    import fcntl
+
+    try:
+        lock_dir = path.parent / ".locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        f = open(lock_dir / f"{path.stem}.lock", "a+")
+    except OSError:
+        yield
+        return
+    with f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
 def cached(name: str, params: Mapping, compute: Callable[[], Mapping[str, np.ndarray]],
            enabled: bool | None = None) -> dict[str, np.ndarray]:
     """Return ``compute()``'s arrays, from disk if an entry for ``(name, params)`` exists.
@@ -108,32 +150,37 @@ def cached(name: str, params: Mapping, compute: Callable[[], Mapping[str, np.nda
     if not enabled:
         return {k: np.asarray(v) for k, v in compute().items()}
     path = entry_path(name, params)
-    if path.exists():
-        try:
-            arrays = _load(path)
-            stats["hits"] += 1
+    arrays = _try_load(path)
+    if arrays is not None:
+        return arrays
+    with _entry_lock(path):
+        arrays = _try_load(path)  # another process may have written it while we waited
+        if arrays is not None:
             return arrays
-        except Exception as err:
-            stats["corrupt"] += 1
-            warnings.warn(f"cache entry {path.name} is corrupt ({err}); recomputing", stacklevel=2)
-            path.unlink(missing_ok=True)
-    stats["misses"] += 1
-    arrays = {k: np.asarray(v) for k, v in compute().items()}
-    if _CHECK in arrays:
-        raise ValueError(f"array name {_CHECK!r} is reserved")
-    try:
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, **arrays, **{_CHECK: np.array(arrays_sha256(arrays))})
-    except OSError as err:  # a read-only or full cache directory costs time, never the result
-        warnings.warn(f"cache entry {path.name} not written ({err}); the result is used "
-                      "without caching", stacklevel=2)
+        stats["misses"] += 1
+        arrays = {k: np.asarray(v) for k, v in compute().items()}
+        if _CHECK in arrays:
+            raise ValueError(f"array name {_CHECK!r} is reserved")
+        try:
+            with atomic_path(path) as tmp, open(tmp, "wb") as f:
+                np.savez(f, **arrays, **{_CHECK: np.array(arrays_sha256(arrays))})
+        except OSError as err:  # a read-only or full cache directory costs time, never the result
+            warnings.warn(f"cache entry {path.name} not written ({err}); the result is used "
+                          "without caching", stacklevel=2)
     return arrays
 
 
-def clear() -> int:
-    """Delete every cache entry; returns how many were removed."""
+def clear(stale_after_s: float = 3600.0) -> int:
+    """Delete every complete cache entry; returns how many were removed. Files being written
+    (``.NAME.*.tmp.npz``) are left to their writers unless older than ``stale_after_s`` (left
+    behind by a killed process)."""
     removed = 0
-    for p in paths.cache_dir().glob("*.npz"):
-        p.unlink()
+    root = paths.cache_dir()
+    for p in root.glob("*.npz"):
+        if p.name.startswith("."):
+            if ".tmp" in p.name and time.time() - p.stat().st_mtime > stale_after_s:
+                p.unlink(missing_ok=True)
+            continue
+        p.unlink(missing_ok=True)
         removed += 1
     return removed

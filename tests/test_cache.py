@@ -96,3 +96,63 @@ def test_an_unwritable_cache_only_warns(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="not written"):
         out = cache.cached("ro_demo", {"n": 2}, lambda: {"a": np.ones(2)})
     np.testing.assert_array_equal(out["a"], np.ones(2))
+
+
+WRITER = """
+import sys, time
+import numpy as np
+from ntkpaper import cache
+
+def compute():
+    with open(sys.argv[1], "a") as f:
+        f.write("computed\\n")
+    time.sleep(2)
+    return {"k": np.arange(5.0)}
+
+print(cache.cached("shared", {"p": 1}, compute)["k"].sum())
+"""
+
+
+def test_two_processes_wanting_one_entry_compute_it_once(tmp_path):
+    """The second process waits on the entry's lock and reads what the first wrote."""
+    import os
+    import subprocess
+    import sys
+
+    from ntkpaper import paths
+
+    log = tmp_path / "computed.txt"
+    env = dict(os.environ, NTKPAPER_CACHE_DIR=str(paths.cache_dir()))
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(log)], env=env,
+                              stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert outs == ["10.0", "10.0"] and log.read_text() == "computed\n"
+
+
+def test_clear_spares_a_file_being_written_and_a_cleared_entry_is_a_miss(monkeypatch):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"k": np.ones(3)}
+
+    cache.cached("e", {"p": 1}, compute)
+    path = cache.entry_path("e", {"p": 1})
+    writing = path.with_name(f".{path.name}.abc.tmp.npz")  # what atomic_path writes to
+    writing.write_bytes(b"half")
+    assert cache.clear() == 1
+    assert writing.exists() and not path.exists()
+    # an entry removed by `clear` between the existence check and the read: a plain miss
+    cache.cached("e", {"p": 1}, compute)
+    real_load = np.load
+
+    def vanished(p, *a, **k):
+        raise FileNotFoundError(p)
+
+    monkeypatch.setattr(np, "load", vanished)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "corrupt" warning
+        cache.cached("e", {"p": 1}, compute)
+    monkeypatch.setattr(np, "load", real_load)
+    assert len(calls) == 3
