@@ -194,6 +194,14 @@ def start(namespace: dict | None = None, notebook: str | None = None) -> Run:
     if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
         raise profiles.ProfileError(f"SEED must be a non-negative int, got {seed!r}")
     cpu = profiles.cpu_values(name)
+    # an upper-case name that is no parameter came from papermill's -p by hand (a typo of a
+    # parameter, which would otherwise be ignored silently) or an edit of the parameters cell
+    unknown = sorted(k for k in ns if k.isupper() and not k.startswith("_")
+                     and k not in cpu and k not in ("PROFILE", "SEED"))
+    if unknown:
+        raise profiles.ProfileError(
+            f"{name} has no parameter {', '.join(unknown)} (set by papermill -p or an edit?); "
+            f"its parameters are {', '.join(cpu)}")
     p = profiles.resolve(name, profile, explicit_values(ns, cpu))
     ns.update(vars(p))
     ns[_RESOLVED] = dict(vars(p))  # what this call wrote, so that a second call can tell

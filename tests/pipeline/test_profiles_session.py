@@ -97,7 +97,11 @@ def test_session_puts_resolved_values_into_the_namespace(tmp_path, monkeypatch):
     monkeypatch.setenv("NTKPAPER_FIG_DIR", str(tmp_path))
     monkeypatch.delenv("NTKPAPER_NOTEBOOK", raising=False)
     cpu = profiles.cpu_values(NB)
-    ns = {"PROFILE": "smoke", "SEED": 0, **cpu, "N_TEST": 77, "OTHER_UPPER": object()}
+    ns = {"PROFILE": "smoke", "SEED": 0, **cpu, "N_TEST": 77, "N_TSET": 5}
+    # a name that is no parameter (papermill -p N_TSET 5 by hand: a typo) is refused
+    with pytest.raises(profiles.ProfileError, match=f"{NB} has no parameter N_TSET"):
+        session.start(ns)
+    del ns["N_TSET"]
     run = session.start(ns)  # found by its parameter names
     assert run.notebook == NB and run.out_dir == paths.output_dir() / NB
     assert ns["N_TEST"] == 77  # an explicit value wins over the profile
