@@ -35,10 +35,16 @@ from ntkpaper.data.prep import (
     zca_apply,
     zca_fit,
 )
-from ntkpaper.data.sources import REGISTRY, ChecksumMismatch, DataRebuiltWarning, DatasetUnavailable
+from ntkpaper.data.sources import (
+    REGISTRY,
+    ChecksumMismatch,
+    DataDirNotWritable,
+    DataRebuiltWarning,
+    DatasetUnavailable,
+)
 
 __all__ = ["Dataset", "load", "load_arrays", "names", "DatasetUnavailable", "ChecksumMismatch",
-           "DataRebuiltWarning", "prep", "formats",
+           "DataRebuiltWarning", "DataDirNotWritable", "prep", "formats",
            "balanced_subset", "flatten", "one_hot", "regression_task", "standardize_per_example",
            "zca_apply", "zca_fit", "STAND_INS"]
 
@@ -127,9 +133,11 @@ def load_arrays(name: str, verbose: bool = True) -> dict[str, np.ndarray]:
         except Exception as err:  # truncated or corrupt cache: say so, then rebuild it once
             reason = f"{type(err).__name__}: {err}"
             tried.append(f"cache {cache}: {reason} (removed)")
+            sources.ensure_writable(f"{spec.title} (its cache failed its check: {reason})")
             cache.unlink(missing_ok=True)
             sources.warn_rebuild(f"{spec.title}: the cache {cache} failed its check ({reason}); "
                                  "removed, rebuilding it once from the sources")
+    sources.ensure_writable(spec.title)
     raw = paths.data_dir() / "raw"
     for source in spec.sources:
         try:

@@ -85,6 +85,7 @@ from ntkpaper.data.sources import (
     SourceError,
     apt_extract,
     download,
+    ensure_writable,
     warn_rebuild,
 )
 
@@ -588,8 +589,10 @@ def load_glyphs(n_background: int = 30, n_evaluation: int = 20, drawings: int = 
         cs, problem = _read_glyph_cache(cache, pin)
         if cs is not None:
             return cs
+        ensure_writable(f"the glyph set (its cache {problem})")
         warn_rebuild(f"the glyph set {cache} {problem}; removed, rebuilding it once")
         cache.unlink(missing_ok=True)
+    ensure_writable("the glyph set")
     font_dir = noto_font_dir()
     pinned = font_dir == pinned_font_folder()
     cs = build_glyphs(font_dir, n_background, n_evaluation, drawings, side, seed=seed)

@@ -63,6 +63,32 @@ class ChecksumMismatch(DatasetUnavailable):
     the message says what differs and how to fix it."""
 
 
+class DataDirNotWritable(DatasetUnavailable):
+    """A data set must be prepared but the data directory cannot be written."""
+
+
+def ensure_writable(what: str) -> None:
+    """Raise :class:`DataDirNotWritable`, with the fix, unless a file can be created in the data
+    directory (called before a data set is prepared or rebuilt, so that a read-only data
+    directory holding prepared data sets works, and one missing them fails at once, clearly)."""
+    import tempfile
+
+    from ntkpaper import paths
+
+    d = paths.data_dir()
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=d, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise DataDirNotWritable(
+            f"{what} must be prepared in the data directory {d}, which cannot be written "
+            f"({err.strerror or err}). Set NTKPAPER_DATA_DIR to a writable directory, or "
+            "prepare the data once where you can write (`make data`, or `ntkpaper data`) and "
+            "point NTKPAPER_DATA_DIR there; a read-only directory works once it holds the "
+            "prepared data sets.") from None
+
+
 class DataRebuiltWarning(UserWarning):
     """A prepared data set failed its checksum on load (truncated, corrupt, other data) and is
     being rebuilt once from its source."""

@@ -49,7 +49,12 @@ import pandas as pd
 from ntkpaper import paths
 from ntkpaper._io import atomic_write_text
 from ntkpaper.data import sources
-from ntkpaper.data.sources import ChecksumMismatch, DatasetUnavailable, warn_rebuild
+from ntkpaper.data.sources import (
+    ChecksumMismatch,
+    DatasetUnavailable,
+    ensure_writable,
+    warn_rebuild,
+)
 
 GENSIM_WHEEL = "gensim==4.3.3"
 WHEEL_DUMP = ("gensim/test/test_data/"
@@ -250,6 +255,7 @@ def _verified(path: Path, expected: Callable[[], str | None], build: Callable[[]
         return blob.decode("utf-8")
     if path in fresh:
         raise ChecksumMismatch(f"{what} {path}, rebuilt from its source, {problem}. {fix}")
+    ensure_writable(what)
     if path.exists():
         warn_rebuild(f"{what} {path} {problem}; removed, rebuilding it once from its source")
         path.unlink()

@@ -279,3 +279,33 @@ def test_standardise_and_zca():
     np.testing.assert_allclose(w, w.T, atol=1e-12)
     with pytest.raises(ValueError, match="strength must be >= 0"):
         data.zca_fit(x, -1)
+
+
+def test_an_unwritable_data_dir_is_a_clear_error_and_a_read_only_one_with_data_works(
+        tmp_path, monkeypatch):
+    """Issue 15: preparing into a data directory that cannot be written fails at once, saying
+    what to do; a directory that holds the prepared data is only read (root ignores file
+    modes, so "unwritable" is a path below a plain file, and "read-only" blocks every write)."""
+    import tempfile
+
+    import pytest
+
+    import ntkpaper._io as io
+    from ntkpaper import data
+
+    first = data.load("mnist", n=10)  # prepared in the real data directory (if not yet)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with monkeypatch.context() as m:
+        m.setenv("NTKPAPER_DATA_DIR", str(blocker / "data"))
+        with pytest.raises(data.DataDirNotWritable, match="Set NTKPAPER_DATA_DIR to a writable"):
+            data.load("mnist", n=10)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", refuse)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(io, "atomic_path", refuse)
+    again = data.load("mnist", n=10)  # read from the prepared data, nothing written
+    assert (again.x == first.x).all()
