@@ -3,8 +3,8 @@
 Layers, and which may import which (checked by ``tests/test_import_rules.py``, which reads the
 imports of every module):
 
-* **base** (``paths``, ``_io``, ``cache``, ``claims``): repo-relative directories, atomic writes,
-  checksums, the array cache, the claim type. Imports only base.
+* **base** (``paths``, ``_io``, ``cache``, ``claims``, ``progress``): repo-relative directories,
+  atomic writes, checksums, the array cache, the claim type, progress bars. Imports only base.
 * **data** (``ntkpaper.data``): loaders with pinned checksums and labelled stand-ins. Imports
   base and data.
 * **plotting**: one style, one colour and label per method, the shared plot idioms. Imports base.
@@ -25,7 +25,7 @@ cheap and does not import jax.
 __version__ = "0.1.0"
 
 LAYERS = {
-    "base": ["paths", "_io", "cache", "claims"],
+    "base": ["paths", "_io", "cache", "claims", "progress"],
     "data": ["data"],
     "plotting": ["plotting"],
     "science": ["nt", "architectures", "kernels", "entk", "parametrization", "training",

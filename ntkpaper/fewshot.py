@@ -38,6 +38,7 @@ import pandas as pd
 
 from ntkpaper import parametrization as P
 from ntkpaper.data.prep import standardize_per_example
+from ntkpaper.progress import progress
 
 
 def sample_episodes(images: np.ndarray, n_tasks: int, ways: int, shots: int, queries: int,
@@ -178,19 +179,21 @@ def maml_train(params, abc: P.ABC, chars: np.ndarray, *, ways: int, shots: int, 
     rng = np.random.default_rng(seed)
     flat = standardize_images(chars)  # once, not per chunk
     losses, done, checks, best = [], 0, [], (-np.inf, params, 0)
-    while done < meta_steps:
-        s = min(chunk, meta_steps - done, val_every - done % val_every if select else chunk)
-        eps = sample_episodes(flat, s * batch, ways, shots, queries, rng, standardize=False)
-        eps = [jnp.asarray(e.reshape(s, batch, *e.shape[1:])) for e in eps]
-        params, loss = run(params, mults, *eps, ilr, olr)
-        losses.append(np.asarray(loss))
-        done += s
-        if select and (done % val_every == 0 or done == meta_steps):
-            acc = float(maml_accuracy(params, abc, val, inner_lr=inner_lr,
-                                      inner_steps=inner_steps, activation=activation).mean())
-            checks.append((done, acc))
-            if acc > best[0]:
-                best = (acc, params, done)
+    with progress(desc="MAML meta step", total=meta_steps, unit="step", delay=5) as bar:
+        while done < meta_steps:
+            s = min(chunk, meta_steps - done, val_every - done % val_every if select else chunk)
+            eps = sample_episodes(flat, s * batch, ways, shots, queries, rng, standardize=False)
+            eps = [jnp.asarray(e.reshape(s, batch, *e.shape[1:])) for e in eps]
+            params, loss = run(params, mults, *eps, ilr, olr)
+            losses.append(np.asarray(loss))
+            done += s
+            bar.update(s)
+            if select and (done % val_every == 0 or done == meta_steps):
+                acc = float(maml_accuracy(params, abc, val, inner_lr=inner_lr,
+                                          inner_steps=inner_steps, activation=activation).mean())
+                checks.append((done, acc))
+                if acc > best[0]:
+                    best = (acc, params, done)
     losses = np.concatenate(losses) if losses else np.zeros(0)
     if not np.all(np.isfinite(losses)):
         raise FloatingPointError("MAML diverged (non-finite loss); lower outer_lr or inner_lr")

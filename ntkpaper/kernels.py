@@ -27,6 +27,7 @@ import numpy as np
 import scipy.linalg
 
 from ntkpaper import nt
+from ntkpaper.progress import progress
 
 
 def _pad_rows(x: np.ndarray, multiple: int) -> tuple[np.ndarray, int]:
@@ -296,7 +297,8 @@ def relu_fc_kernels(x1: np.ndarray, x2: np.ndarray | None, depths: Sequence[int]
         out = {d: {"nngp": np.empty((len(x1), len(x2))), "ntk": np.empty((len(x1), len(x2)))}
                for d in depths}
         da_all, db_all = np.stack(d1), np.stack(d2)
-        for i in range(0, len(x1), block):
+        for i in progress(range(0, len(x1), block), desc="ReLU kernel block", unit="block",
+                          delay=5):
             res = blockfn(x1[i:i + block], x2, da_all[:, i:i + block], db_all)
             for d, (k, th) in res.items():
                 out[d]["nngp"][i:i + block] = np.asarray(k)

@@ -42,6 +42,8 @@ import numpy as np
 import optax
 import pandas as pd
 
+from ntkpaper.progress import progress
+
 
 @dataclass(frozen=True)
 class ABC:
@@ -198,7 +200,7 @@ def compute_coord_check(abc: ABC, widths, x: np.ndarray, y: np.ndarray, eta: flo
     """
     rows = []
     x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
-    for width in widths:
+    for width in progress(widths, desc=f"coord check {abc.name}", unit="width"):
         for seed in range(seeds):
             p0 = init(jax.random.PRNGKey(seed), abc, x.shape[1], int(width), y.shape[1])
             out0, hid0 = forward(p0, abc, x, activation, return_hidden=True)

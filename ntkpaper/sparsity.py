@@ -54,6 +54,7 @@ import pandas as pd
 
 from ntkpaper import entk as entk_lib
 from ntkpaper import parametrization as pz
+from ntkpaper.progress import progress
 
 METHODS = ("random", "magnitude", "snip", "ntt")
 
@@ -244,21 +245,23 @@ def neural_tangent_transfer(params, rho: float, x_unlabelled: np.ndarray, key: j
 
     evaluate = jax.jit(parts)
     rows, n = [], x_unlabelled.shape[0]
-    for t in range(steps + 1):
-        key, sub = jax.random.split(key)
-        xb = x_unlabelled[jax.random.choice(sub, n, (min(batch, n),), replace=False)]
-        if t % mask_every == 0 or t == steps:
-            idx = [tuple(jnp.asarray(a) for a in r) for r in entk_lib.mask_indices(masks)]
-            lo, lk, no, nk = (float(v) for v in evaluate(student, masks, idx,
-                                                         x_unlabelled[:256]))
-            rows.append({"step": t, "output_loss": lo / no, "ntk_loss": lk / nk})
-            if t == steps:
-                break
-            if t > 0:
-                masks = [jnp.asarray(m) for m in layerwise_mask(
-                    [np.abs(np.asarray(w)) for w in student], rho)]
+    with progress(desc="NTT step", total=steps, unit="step", delay=5) as bar:
+        for t in range(steps + 1):
+            key, sub = jax.random.split(key)
+            xb = x_unlabelled[jax.random.choice(sub, n, (min(batch, n),), replace=False)]
+            if t % mask_every == 0 or t == steps:
                 idx = [tuple(jnp.asarray(a) for a in r) for r in entk_lib.mask_indices(masks)]
-        student, state = step(student, state, masks, idx, xb)
+                lo, lk, no, nk = (float(v) for v in evaluate(student, masks, idx,
+                                                             x_unlabelled[:256]))
+                rows.append({"step": t, "output_loss": lo / no, "ntk_loss": lk / nk})
+                if t == steps:
+                    break
+                if t > 0:
+                    masks = [jnp.asarray(m) for m in layerwise_mask(
+                        [np.abs(np.asarray(w)) for w in student], rho)]
+                    idx = [tuple(jnp.asarray(a) for a in r) for r in entk_lib.mask_indices(masks)]
+            student, state = step(student, state, masks, idx, xb)
+            bar.update()
     return student, [np.asarray(m) for m in masks], pd.DataFrame(rows)
 
 
@@ -291,7 +294,8 @@ def train_sparse(params, masks, x, labels, x_test, labels_test, n_classes: int, 
 
     rows = [{"epoch": 0, "train_loss": float(loss(params, x, onehot)), "test_acc": acc(params)}]
     n = x.shape[0]
-    for epoch in range(1, epochs + 1):
+    for epoch in progress(range(1, epochs + 1), desc="sparse training epoch", unit="epoch",
+                          delay=5):
         key, sub = jax.random.split(key)
         order = jax.random.permutation(sub, n)
         losses = []

@@ -55,6 +55,7 @@ import numpy as np
 import optax
 
 from ntkpaper import parametrization as pz
+from ntkpaper.progress import progress
 
 P_SCHATTEN = 2.0 / 3.0
 
@@ -155,7 +156,7 @@ def fit_fixed(model: TangentModel, x, y, lam: float, steps: int, lr: float = 1e-
     def loss(v):
         return _mse(model.apply(v, x), y) + 0.5 * lam * sum(jnp.sum(a**2) for a in v)
 
-    return _run(loss, model.zeros(), steps, lr)
+    return _run(loss, model.zeros(), steps, lr, "fixed tangent-feature fit step")
 
 
 def adaptive_v(factors) -> list[jax.Array]:
@@ -182,14 +183,15 @@ def fit_adaptive(model: TangentModel, x, y, lam: float, steps: int, lr: float = 
         pen = sum(jnp.sum(p**2) + jnp.sum(b**2) + jnp.sum(q**2) for p, b, q in fs)
         return _mse(model.apply(adaptive_v(fs), x), y) + 0.5 * lam * pen
 
-    return _run(loss, factors if factors is not None else identity_factors(model), steps, lr)
+    return _run(loss, factors if factors is not None else identity_factors(model), steps, lr,
+                "adaptive tangent-feature fit step")
 
 
-def _run(loss, params, steps, lr):
+def _run(loss, params, steps, lr, desc):
     """Full-batch Adam on ``loss`` through :func:`ntkpaper.training.fit`: (params, losses)."""
     from ntkpaper import training
 
-    params, losses, _ = training.fit(loss, params, optax.adam(lr), steps)
+    params, losses, _ = training.fit(loss, params, optax.adam(lr), steps, desc=desc)
     return params, losses
 
 
@@ -235,7 +237,7 @@ def fit_schatten_irls(model: TangentModel, x, y, lam: float, iters: int = 200,
         w = np.linalg.solve(gram + lam * np.eye(len(rhs)), rhs)
     else:
         w = np.concatenate([np.asarray(a, np.float64).ravel() for a in v0])
-    for _ in range(iters):
+    for _ in progress(range(iters), desc="IRLS iteration", unit="it", delay=5):
         blocks, off = [], 0
         for s, size in zip(model.shapes, sizes):
             v = w[off:off + size].reshape(s)

@@ -20,6 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ntkpaper.progress import progress
+
 
 def init_ensemble(init_fn, key: jax.Array, size: int, input_shape: tuple[int, ...]):
     """Parameters of ``size`` independently initialised networks, stacked on axis 0."""
@@ -86,19 +88,22 @@ def train_mse_ensemble(apply_fn, params, x_train: np.ndarray, y_train: np.ndarra
     state = jax.vmap(opt.init)(params)
     test0 = np.asarray(jax.vmap(lambda q: apply_fn(q, x_test))(params))
     outs, losses, done = [], [], 0
-    for target in record_steps:
-        if target > done:
-            params, state = advance(params, state, target - done)
-            done = target
-        o, lo = observe(params)
-        outs.append(np.asarray(o))
-        losses.append(np.asarray(lo))
+    with progress(desc="ensemble step", total=record_steps[-1], unit="step", delay=5) as bar:
+        for target in record_steps:
+            if target > done:
+                params, state = advance(params, state, target - done)
+                bar.update(target - done)
+                done = target
+            o, lo = observe(params)
+            outs.append(np.asarray(o))
+            losses.append(np.asarray(lo))
     return {"steps": np.asarray(record_steps), "test": np.stack(outs),
             "train_loss": np.stack(losses), "test0": test0, "params": params}
 
 
 def fit(loss_fn: Callable, params, optimizer: optax.GradientTransformation, steps: int,
-        callback: Callable | None = None, batches: Callable | None = None):
+        callback: Callable | None = None, batches: Callable | None = None,
+        desc: str = "fit step"):
     """A plain training loop with a callback: one jitted optax step per iteration.
 
     Args:
@@ -110,6 +115,8 @@ def fit(loss_fn: Callable, params, optimizer: optax.GradientTransformation, step
             every update (step 1..steps); it decides itself when to record (e.g.
             :class:`ntkpaper.alignment.Recorder` at log-spaced steps).
         batches: ``step -> tuple`` of extra arguments of ``loss_fn`` (mini-batches).
+        desc: label of the progress bar (:func:`ntkpaper.progress.progress`; it shows only
+            for runs longer than 5 s).
 
     Returns:
         (final params, losses (steps,) before each update, path_lengths (steps,) =
@@ -129,7 +136,7 @@ def fit(loss_fn: Callable, params, optimizer: optax.GradientTransformation, step
     losses, lengths = np.zeros(steps), np.zeros(steps)
     if callback is not None:
         callback(0, params)
-    for t in range(steps):
+    for t in progress(range(steps), desc=desc, unit="step", delay=5):
         batch = batches(t) if batches is not None else ()
         params, state, loss, size = step(params, state, *batch)
         losses[t], lengths[t] = float(loss), float(size)

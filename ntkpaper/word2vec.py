@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from ntkpaper import parametrization as P
+from ntkpaper.progress import progress
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ def train(ids: np.ndarray, vocab: Vocabulary, sc: Scales | None, *, window: int 
     ``seconds``; ``n``.
     """
     from gensim.models import Word2Vec
+    from gensim.models.callbacks import CallbackAny2Vec
 
     V = len(vocab)
     if ids.size == 0 or ids.min() < 0 or ids.max() >= V:
@@ -185,7 +187,14 @@ def train(ids: np.ndarray, vocab: Vocabulary, sc: Scales | None, *, window: int 
                             * sc.std_out if sc.std_out > 0 else 0.0)
     gather = np.asarray([model.wv.key_to_index[w] for w in vocab.words])
     initial = np.array(model.wv.vectors[gather])
-    model.train(sents, total_examples=len(sents), epochs=epochs)
+
+    class EpochBar(CallbackAny2Vec):  # gensim runs the epochs; it tells us when one ends
+        def on_epoch_end(self, model):
+            bar.update()
+
+    with progress(desc=f"word2vec epoch (n={model.wv.vector_size})", total=epochs,
+                  unit="epoch", delay=5) as bar:
+        model.train(sents, total_examples=len(sents), epochs=epochs, callbacks=[EpochBar()])
     emb = np.array(model.wv.vectors[gather])
     if not np.all(np.isfinite(emb)):
         raise FloatingPointError(f"training with {sc} diverged (non-finite embeddings); lower eta")

@@ -29,6 +29,7 @@ import pandas as pd
 
 from ntkpaper import architectures, cache, claims, data, kernels, plotting, stats, training
 from ntkpaper.claims import Claim
+from ntkpaper.progress import progress
 
 KINDS = ("nngp", "ntk")
 # data set -> the short name used in ledger keys and claim ids
@@ -245,7 +246,7 @@ def tune_dataset(name: str, train: Split, val: Split, depths, weight_var: float,
         Columns: dataset, kernel, depth, weight_var, bias_var, diag_reg, val_acc.
     """
     rows = []
-    for bias_var in bias_vars:
+    for bias_var in progress(bias_vars, desc=f"01 tuning {name}", unit="bias_var"):
         k_tr = kernels.relu_fc_kernels(train.x, None, depths, weight_var, bias_var)
         k_va = kernels.relu_fc_kernels(val.x, train.x, depths, weight_var, bias_var)
         for depth in depths:
@@ -356,7 +357,7 @@ def accuracy_vs_n_dataset(name: str, configs: dict[str, dict], sizes, test: Spli
     wv, bv = configs["ntk"]["weight_var"], configs["ntk"]["bias_var"]
     depths = {kind: configs[kind]["depth"] for kind in KINDS}
     acc_rows, prec_rows = [], []
-    for n in sizes:
+    for n in progress(sizes, desc=f"01 accuracy vs n {name}", unit="size"):
         train = load_split(name, "train", int(n), seed)
         with kernels.Stopwatch() as sw:
             k_tr = kernels.relu_fc_kernels(train.x, None, set(depths.values()), wv, bv)
@@ -538,7 +539,7 @@ def compute_zca(name: str, config: dict, n: int, seed: int, strengths, n_val: in
     """
     rows = []
     base = load_split(name, "train", n, seed)
-    for s in [None, *strengths]:
+    for s in progress([None, *strengths], desc=f"01 ZCA {name}", unit="strength"):
         w = None if s is None else data.zca_fit(base.x, s)
         train = load_split(name, "train", n, seed, zca=w)
         val = load_split(name, "val", n_val, seed, zca=w)
@@ -609,7 +610,8 @@ def compute_finite_vs_infinite(name: str, n_train: int, n_test: int, widths, ens
                          "test_acc_inf": stats.accuracy(solver.gradient_flow(np.inf), test.y)})
     rows = []
     runs = [("ntk", False), ("ntk", True), ("standard", True)]
-    for i, width in enumerate(widths):
+    for i, width in enumerate(progress(widths, desc=f"01 finite vs infinite {name}",
+                                       unit="width")):
         for j, (param, centre) in enumerate(runs):
             init_fn, apply_fn, _ = architectures.fc(1, width=int(width), W_std=w_std, b_std=b_std,
                                                     parameterization=param)

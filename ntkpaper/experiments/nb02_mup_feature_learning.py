@@ -25,6 +25,7 @@ import seaborn as sns
 
 from ntkpaper import architectures, claims, data, entk, kernels, parametrization, plotting, stats
 from ntkpaper.claims import Claim
+from ntkpaper.progress import progress
 
 PARAMETRIZATIONS = ("sp", "ntp", "mup")
 _EDGE = " (an optimum on the grid's edge: a bound)"
@@ -142,7 +143,7 @@ def compute_feature_movement(x, y, n_hidden: int, widths, eta: float, steps: int
             f = lambda params, inputs: parametrization.forward(params, abc, inputs, activation)
             return entk.empirical_ntk(f, p, probe, implementation=2)
 
-        for width in widths:
+        for width in progress(widths, desc=f"02 feature movement {name}", unit="width"):
             for seed in range(seeds):
                 p0 = parametrization.init(jax.random.PRNGKey(seed), abc, x.shape[1], int(width),
                                           y.shape[1])
@@ -213,7 +214,7 @@ def compute_lr_sweep(abc: parametrization.ABC, widths, etas, x, y, steps: int, s
     """
     rows = []
     xj, yj = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
-    for width in widths:
+    for width in progress(widths, desc=f"02 lr sweep {abc.name} {optimizer}", unit="width"):
         for seed in range(seeds):
             p0 = parametrization.init(jax.random.PRNGKey(seed), abc, x.shape[1], int(width),
                                       y.shape[1])
@@ -323,7 +324,7 @@ def compute_linear_limit_convergence(x, y, x_test, widths, eta: float, steps: in
                                                eta, steps, x_test)["test"][-1]
     rows = []
     xt = jnp.asarray(x_test, jnp.float32)
-    for width in widths:
+    for width in progress(widths, desc="02 linear nets vs limit", unit="width"):
         for seed in range(seeds):
             p0 = parametrization.init(jax.random.PRNGKey(seed), abc, d, int(width), k)
             p1, losses = parametrization.train(p0, abc, x, y, eta, steps, activation="identity")
@@ -434,7 +435,7 @@ def compute_relu_limits(x, y, x_test, widths, eta: float, steps: int, seeds: int
     ref = trained("mup", ref_width, 10_000)
     rows = []
     for name in ("ntp", "mup"):
-        for width in widths:
+        for width in progress(widths, desc=f"02 ReLU nets {name}", unit="width"):
             for seed in range(seeds):
                 out = trained(name, int(width), seed)
                 rows.append({"parametrization": name, "width": float(width), "seed": seed,

@@ -27,6 +27,7 @@ import seaborn as sns
 from ntkpaper import claims, fewshot, parametrization, paths, plotting, stats, word2vec
 from ntkpaper.claims import Claim
 from ntkpaper.data import glyphs, text
+from ntkpaper.progress import progress
 
 TP4 = "Yang & Hu 2021 (TP4)"
 _W2V_SOURCE = f"{TP4}, Sec. 9, Word2Vec experiment (Fig. 3; edwardjhu/TP4 word2vec.png)"
@@ -227,21 +228,24 @@ def compute_word2vec(corpus: str, questions: pd.DataFrame, vocab_size: int, mup_
                          accuracy=word2vec.analogy_accuracy(res["embeddings"], q),
                          movement=word2vec.relative_change(res["embeddings"], res["initial"]),
                          seconds=res["seconds"]))
+        bar.update()
 
-    for name, widths in (("mup", mup_widths), ("ntp", other_widths), ("sp", other_widths)):
-        for n in widths:
-            add(f"{name} {n}", name, float(n), word2vec.train(
-                ids, vocab, word2vec.scales(name, int(n), eta, len(vocab)), **common))
-    lim = word2vec.train(ids, vocab, word2vec.scales("mup", None, eta, len(vocab)), **common)
-    add("muP limit", "mup", np.inf, lim)
-    # kernel (GP/NTK) limit: embeddings stay at their random initialisation (exact as n -> inf);
-    # evaluated with a wide random table
-    rng = np.random.default_rng(seed)
-    emb0 = rng.standard_normal((len(vocab), 4096)).astype(np.float32)
-    rows.append(dict(model="GP/NTK limit", parametrization="ntp", width=np.inf,
-                     accuracy=word2vec.analogy_accuracy(emb0, q), movement=0.0, seconds=0.0))
-    ref = word2vec.train(ids, vocab, None, dim=reference_dim, **common)
-    add(f"gensim default ({reference_dim}-d)", "gensim", float(reference_dim), ref)
+    with progress(desc="03 word2vec", total=len(mup_widths) + 2 * len(other_widths) + 2,
+                  unit="model") as bar:
+        for name, widths in (("mup", mup_widths), ("ntp", other_widths), ("sp", other_widths)):
+            for n in widths:
+                add(f"{name} {n}", name, float(n), word2vec.train(
+                    ids, vocab, word2vec.scales(name, int(n), eta, len(vocab)), **common))
+        lim = word2vec.train(ids, vocab, word2vec.scales("mup", None, eta, len(vocab)), **common)
+        add("muP limit", "mup", np.inf, lim)
+        # kernel (GP/NTK) limit: embeddings stay at their random initialisation (exact as n -> inf);
+        # evaluated with a wide random table
+        rng = np.random.default_rng(seed)
+        emb0 = rng.standard_normal((len(vocab), 4096)).astype(np.float32)
+        rows.append(dict(model="GP/NTK limit", parametrization="ntp", width=np.inf,
+                         accuracy=word2vec.analogy_accuracy(emb0, q), movement=0.0, seconds=0.0))
+        ref = word2vec.train(ids, vocab, None, dim=reference_dim, **common)
+        add(f"gensim default ({reference_dim}-d)", "gensim", float(reference_dim), ref)
     info = dict(vocab=len(vocab), tokens=int(len(ids)), questions=int(len(q)),
                 chance=1.0 / (len(vocab) - 3))
     return pd.DataFrame(rows), info
@@ -392,7 +396,8 @@ def compute_fewshot(background: np.ndarray, evaluation: np.ndarray, widths, acti
     kw = dict(inner_lr=inner_lr, inner_steps=inner_steps)
     rows, curves, grids = [], [], []
     for act in activations:
-        for model, width, p in _fewshot_models(widths, act, background, ways, seed, limit):
+        for model, width, p in progress(_fewshot_models(widths, act, background, ways, seed, limit),
+                                        desc=f"03 few-shot MAML {act}", unit="model"):
             t0 = time.perf_counter()
             before = fewshot.maml_accuracy(p, abc, test, activation=act, **kw)
             res = fewshot.maml_train(p, abc, train_chars, ways=ways, shots=shots,
@@ -465,7 +470,8 @@ def compute_fewshot_checkpoints(background: np.ndarray, evaluation: np.ndarray, 
     kw = dict(inner_lr=inner_lr, inner_steps=inner_steps)
     rows = []
     for act in activations:
-        for model, width, p in _fewshot_models(widths, act, background, ways, seed, limit):
+        for model, width, p in progress(_fewshot_models(widths, act, background, ways, seed, limit),
+                                        desc=f"03 few-shot checkpoints {act}", unit="model"):
             done = 0
             for k, target in enumerate(sorted({0, *map(int, checkpoints)})):
                 if target > done:

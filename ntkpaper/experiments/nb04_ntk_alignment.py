@@ -26,6 +26,7 @@ from ntkpaper import alignment as al
 from ntkpaper import claims, data, entk, plotting, stats, training
 from ntkpaper import parametrization as pz
 from ntkpaper.claims import Claim
+from ntkpaper.progress import progress
 
 # kernel-movement metrics of the width study, fitted against width
 MOVEMENT = ("rel_change_from_init", "distance_from_init")
@@ -264,8 +265,9 @@ def compute_spectrum_alignment(x, y, width: int, depth: int, lr: float, steps: i
     abc = pz.named(parametrization, depth)
     record_at = sorted(set(al.log_steps(steps, record)) | {int(decay_at)})
     frames, spectra = [], {}
-    for run, sched in (("constant lr", None),
-                       ("lr decay", optax.piecewise_constant_schedule(1.0, {decay_at: decay}))):
+    runs = (("constant lr", None),
+            ("lr decay", optax.piecewise_constant_schedule(1.0, {decay_at: decay})))
+    for run, sched in progress(runs, desc="04 spectrum and alignment", unit="run"):
         df, rec, out = train_and_record(abc, x, y, width, lr, steps, record_at, len(x), seed,
                                         schedule=sched, tags={"run": run},
                                         optimizer=optimizer)
@@ -302,7 +304,7 @@ def compute_label_alignment(x, labels, x_test, labels_test, n_classes: int,
     x_test = np.asarray(x_test, np.float32)
     frames = []
     xj = np.asarray(x, np.float32)
-    for frac in random_fractions:
+    for frac in progress(random_fractions, desc="04 label alignment", unit="fraction"):
         rng = np.random.default_rng(seed + 1)
         lab = np.array(labels)
         flip = rng.random(len(lab)) < frac
@@ -342,7 +344,7 @@ def compute_layer_hierarchy(x, y, sigma_ws: Sequence[float], width: int, depth: 
     """
     abc = pz.named(parametrization, depth)
     rows = []
-    for sw in sigma_ws:
+    for sw in progress(sigma_ws, desc="04 layer hierarchy", unit="sigma_w"):
         for seed in range(seeds):
             params = _net(abc, x.shape[1], width, y.shape[1], seed, sw)
             xp, yp = np.asarray(x[:probe], np.float32), y[:probe]
@@ -376,7 +378,7 @@ def compute_width_study(x, y, names: Sequence[str], widths: Sequence[int], depth
     rows = []
     for name in names:
         abc = pz.named(name, depth)
-        for width in widths:
+        for width in progress(widths, desc=f"04 width study {name}", unit="width"):
             for seed in range(seeds):
                 df, _, _ = train_and_record(abc, x, y, int(width), lr, steps, [0, steps], probe,
                                             seed)

@@ -40,6 +40,7 @@ from ntkpaper import (
     training,
 )
 from ntkpaper.claims import Claim
+from ntkpaper.progress import progress
 
 MODELS = ("fixed", "adaptive", "network")
 
@@ -167,7 +168,7 @@ def fit_all(x, y, width: int, depth: int, lam, steps: int, lr: float, seed: int 
     v_fixed, l_fixed = tangent_features.fit_fixed(model, x, y, lams["fixed"], steps, lr)
     factors, l_ad = tangent_features.fit_adaptive(model, x, y, lams["adaptive"], steps, lr)
     params, l_net, _ = training.fit(lambda p: parametrization.mse(p, abc, x, y), p0,
-                                    optax.adam(lr), steps)
+                                    optax.adam(lr), steps, desc="network fit step")
     return {"model": model, "v_fixed": v_fixed, "factors": factors,
             "v_adaptive": tangent_features.adaptive_v(factors), "params": params,
             "delta_w": [a - b for a, b in zip(params, p0)],
@@ -245,7 +246,7 @@ def compute_kernel_change(x, targets: dict[str, np.ndarray], width: int, depth: 
         NaN); and ``{target: fit}`` (from :func:`fit_all`).
     """
     rows, fits = [], {}
-    for name, y in targets.items():
+    for name, y in progress(targets.items(), desc="05 kernel change", unit="target"):
         fit = fit_all(x, y, width, depth, lam, steps, lr, seed)
         fits[name] = fit
         m = fit["model"]
@@ -399,7 +400,7 @@ def choose_lam(x, labels, x_val, labels_val, lams: Sequence[float], n_classes: i
     """
     y = data.one_hot(labels, n_classes, "centered").astype(np.float32)
     rows = []
-    for lam in lams:
+    for lam in progress(lams, desc="05 choose penalty", unit="penalty"):
         fit = fit_all(x, y, width, depth, float(lam), steps, lr, seed)
         for which in ("fixed", "adaptive"):
             rows.append({"lam": float(lam), "model": which,
@@ -423,7 +424,7 @@ def sample_complexity_curve(x, labels, x_test, labels_test, sizes: Sequence[int]
         A table with rows n, seed, model, test_error, train_error.
     """
     rows = []
-    for n in sizes:
+    for n in progress(sizes, desc="05 sample complexity", unit="size"):
         for seed in range(seeds):
             xs, ls = x[:n], labels[:n]
             y = data.one_hot(ls, n_classes, "centered").astype(np.float32)

@@ -27,6 +27,7 @@ import seaborn as sns
 
 from ntkpaper import claims, data, plotting, sparsity
 from ntkpaper.claims import Claim
+from ntkpaper.progress import progress
 
 PAPER = "Liu & Zenke 2020 (ICML, arXiv 2006.08228)"
 DEMO = ("official demo notebooks/ntt_demo_mlp.ipynb (fmi-basel/neural-tangent-transfer, commit "
@@ -151,30 +152,34 @@ def compute_sparse_comparison(x, labels, x_test, labels_test, dims: Sequence[int
     n_classes = int(np.max(labels)) + 1
     curves, logs = [], []
     x = np.asarray(x, np.float32)
-    for seed in range(seeds):
-        key = jax.random.PRNGKey(seed)
-        params = (sparsity.init_mlp(key, dims) if arch == "mlp" else
-                  sparsity.init_lenet5(key, int(round(np.sqrt(x.shape[1]))), n_classes))
-        dense, _ = sparsity.train_sparse(
-            params, [np.ones(p.shape, np.float32) for p in params], x, labels, x_test,
-            labels_test, n_classes, epochs, batch, lr, jax.random.fold_in(key, 1))
-        curves.append(dense.assign(method="dense", density=1.0, seed=seed))
-        for rho in densities:
-            for method in methods:
-                start = params
-                if method == "ntt":
-                    start, masks, log = sparsity.neural_tangent_transfer(
-                        params, rho, x, jax.random.fold_in(key, 2), ntt_steps, ntt_batch,
-                        gamma, lr=ntt_lr, mask_every=mask_every)
-                    logs.append(log.assign(density=rho, seed=seed))
-                else:
-                    masks = sparsity.prune(method, params, rho, jax.random.fold_in(key, 3),
-                                           x[:snip_batch], labels[:snip_batch], n_classes)
-                    start = sparsity.rescale(params, masks) if rescale_baselines else params
-                curve, _ = sparsity.train_sparse(start, masks, x, labels, x_test, labels_test,
-                                                 n_classes, epochs, batch, lr,
-                                                 jax.random.fold_in(key, 1))
-                curves.append(curve.assign(method=method, density=rho, seed=seed))
+    with progress(desc=f"06 sparse {arch} nets", total=seeds * (1 + len(densities) * len(methods)),
+                  unit="net") as bar:
+        for seed in range(seeds):
+            key = jax.random.PRNGKey(seed)
+            params = (sparsity.init_mlp(key, dims) if arch == "mlp" else
+                      sparsity.init_lenet5(key, int(round(np.sqrt(x.shape[1]))), n_classes))
+            dense, _ = sparsity.train_sparse(
+                params, [np.ones(p.shape, np.float32) for p in params], x, labels, x_test,
+                labels_test, n_classes, epochs, batch, lr, jax.random.fold_in(key, 1))
+            curves.append(dense.assign(method="dense", density=1.0, seed=seed))
+            bar.update()
+            for rho in densities:
+                for method in methods:
+                    start = params
+                    if method == "ntt":
+                        start, masks, log = sparsity.neural_tangent_transfer(
+                            params, rho, x, jax.random.fold_in(key, 2), ntt_steps, ntt_batch,
+                            gamma, lr=ntt_lr, mask_every=mask_every)
+                        logs.append(log.assign(density=rho, seed=seed))
+                    else:
+                        masks = sparsity.prune(method, params, rho, jax.random.fold_in(key, 3),
+                                               x[:snip_batch], labels[:snip_batch], n_classes)
+                        start = sparsity.rescale(params, masks) if rescale_baselines else params
+                    curve, _ = sparsity.train_sparse(start, masks, x, labels, x_test, labels_test,
+                                                     n_classes, epochs, batch, lr,
+                                                     jax.random.fold_in(key, 1))
+                    curves.append(curve.assign(method=method, density=rho, seed=seed))
+                    bar.update()
     return pd.concat(curves, ignore_index=True), pd.concat(logs, ignore_index=True) \
         if logs else pd.DataFrame()
 
