@@ -166,15 +166,13 @@ def _nb01_tuning(p) -> Work:
 
 def _nb01_accuracy(p) -> Work:
     # per data set and size n: kernels (n^2 + N_TEST n), two float64 Cholesky solves (n^3 / 3
-    # each) and their test products; at PRECISION_SIZES (first data set) three more solves
+    # each) and their test products
     m, lmax = p.N_TEST, max(p.DEPTHS)
     arrays = host = 0.0
-    for i, _ in enumerate(p.DATASETS):
+    for _ in p.DATASETS:
         for n in p.N_TRAIN_SIZES:
             arrays += (n * n + m * n) * _kpair(lmax)
             host += 2 * (n**3 / 3 + 2 * m * n * K)
-            if i == 0 and n in p.PRECISION_SIZES:
-                host += 3 * n**3 / 3
     return _sum({"arrays": arrays, "host": host},
                 _compiles(2 * len(p.DATASETS) * len(p.N_TRAIN_SIZES)))
 
@@ -189,50 +187,11 @@ def _nb01_depth(p) -> Work:
                 _compiles(2 * passes))
 
 
-def _nb01_reg(p) -> Work:
-    # per data set at REG_N_TRAIN: NNGP/NTK kernels, one eigendecomposition, then ~27 cheap
-    # ridge/time evaluations on the test set (kernels under 400 MB may come from the cache at
-    # cpu; then this overestimates)
-    n, m, lmax = p.REG_N_TRAIN, p.N_TEST, max(p.DEPTHS)
-    nd = len(p.DATASETS)
-    evals = len(p.DIAG_REGS) + 1 + 13
-    return _sum({"arrays": nd * (n * n + m * n) * _kpair(lmax)},
-                {"host": nd * (9 * n**3 + 2 * m * n * n + evals * 2 * m * n * K)},
-                _compiles(2 * nd))
-
-
-def _nb01_zca(p) -> Work:
-    # one data set: per ZCA strength an eigendecomposition of the D x D covariance, whitening of
-    # train/val/test (2 N D^2), NTK kernels and two eigen-solvers at TUNE_N_TRAIN; plus the
-    # unwhitened run
-    t, v, m, d, lmax = p.TUNE_N_TRAIN, p.N_VAL, p.N_TEST, D_MNIST, max(p.DEPTHS)
-    s = len(p.ZCA_STRENGTHS)
-    return _sum({"arrays": (s + 1) * (t * t + (v + m) * t) * _kpair(lmax)},
-                {"host": s * (9 * d**3 + 2 * (t + v + m) * d * d)
-                 + (s + 1) * (2 * (9 * t**3 + 2 * (v + m) * t * t)
-                              + len(p.DIAG_REGS) * 2 * v * t * K)},
-                _compiles(2 * (s + 1)))
-
-
-def _nb01_finite(p) -> Work:
-    # kernels and two eigen-solvers at FINITE_N_TRAIN; per width three ensembles (NTK plain and
-    # centred, standard centred) of FINITE_N_ENSEMBLE one-hidden-layer nets, full-batch GD (6 n
-    # params
-    # per net and step, vmapped over the ensemble), test outputs at 0 and the end
-    n, m, e, steps = p.FINITE_N_TRAIN, p.FINITE_N_TEST, p.FINITE_N_ENSEMBLE, p.FINITE_STEPS
-    nets = [_train(steps, e * 6 * n * _mlp_params(D_MNIST, w, 1), runs=3,
-                   extra=e * 3 * 2 * m * _mlp_params(D_MNIST, w, 1)) for w in p.FINITE_WIDTHS]
-    return _sum({"arrays": (n * n + m * n) * _kpair(1)},
-                {"host": 2 * (9 * n**3 + 2 * m * n * n)}, *nets,
-                _compiles(3 * 2 * len(p.FINITE_WIDTHS)))
-
-
 def _nb01_memory(p) -> float:
     # accuracy_vs_n at the largest n: NNGP and NTK train kernels for up to two depths (4 n^2), the
-    # ridge copy, its dtype copy and the Cholesky factor (3 n^2), four N_TEST x n test kernels;
-    # reg_vs_early_stopping: two kernels, eigenvectors and copies (5 n^2), 3 N_TEST x n
-    n, m, r = max(p.N_TRAIN_SIZES), p.N_TEST, p.REG_N_TRAIN
-    return 8.0 * max(7 * n * n + 4 * m * n, 5 * r * r + 3 * m * r)
+    # ridge copy, its dtype copy and the Cholesky factor (3 n^2), four N_TEST x n test kernels
+    n, m = max(p.N_TRAIN_SIZES), p.N_TEST
+    return 8.0 * (7 * n * n + 4 * m * n)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -594,6 +553,96 @@ def _nb06_memory(p) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
+# 07 · finite vs infinite networks
+
+HW_IMAGE = {"mnist": 784, "fashion_mnist": 784, "cifar10": 1024}  # pixels per image
+CNN_PAIR_PER_PIXEL_LAYER = 600.0  # CNN-VEC kernel, flop-eq per pixel and conv layer: ~38 us per
+# pair at R_CPU for 28 x 28 and depth 2 (timed for issue 16 with neural-tangents, float64)
+
+
+def _nb07_dims(p, datasets) -> tuple[int, int]:
+    """Largest input dimension and pixel count over ``datasets`` (CIFAR-10 assumed real)."""
+    return (max(D_IMAGE.get(d, D_MNIST) for d in datasets),
+            max(HW_IMAGE.get(d, 784) for d in datasets))
+
+
+def _nb07_pairs(p, arch: str, n: int, others: int, d: int, hw: int) -> float:
+    """flop-eq of one architecture's NNGP+NTK on n x (n + others) pairs."""
+    per_pair = (2 * d + 300 * p.FC_DEPTH if arch == "fc"
+                else CNN_PAIR_PER_PIXEL_LAYER * hw * p.CNN_DEPTH)
+    return n * (n + others) * per_pair
+
+
+def _nb07_kernels(p) -> Work:
+    # per data set: FC and CNN-VEC kernels (train, val, test x train) at each largest size
+    arrays = 0.0
+    for name in p.DATASETS:
+        d, hw = _nb07_dims(p, [name])
+        for arch, sizes in (("fc", p.FC_N_TRAIN_SIZES), ("cnn", p.CNN_N_TRAIN_SIZES)):
+            arrays += _nb07_pairs(p, arch, max(sizes), p.N_VAL + p.N_TEST, d, hw)
+    return _sum({"arrays": arrays}, _compiles(4 * len(p.DATASETS)))
+
+
+def _nb07_regression(p) -> Work:
+    # per data set, architecture, kernel and size: one eigendecomposition (9 n^3), the (val +
+    # test) x n projection, and 2 x len(DIAG_REGS) predictions of (val + test) x k
+    v = p.N_VAL + p.N_TEST
+    host = sum(2 * (9 * n**3 + 2 * v * n * n + 2 * len(p.DIAG_REGS) * 2 * v * n * K)
+               for _ in p.DATASETS for n in [*p.FC_N_TRAIN_SIZES, *p.CNN_N_TRAIN_SIZES])
+    return {"host": host}
+
+
+def _nb07_precision(p) -> Work:
+    # FC kernels of the largest precision size in both dtypes, CNN-VEC's in float32 (its float64
+    # ones are shared); per size and ridge: a float64 Cholesky for cond, a float64 and a float32
+    # solve (~n^3 / 3, n^3 / 3, n^3 / 6) and their test products
+    d, hw = _nb07_dims(p, [p.PRECISION_DATASET])
+    nf, nc, m = max(p.PRECISION_FC_N_TRAIN_SIZES), max(p.CNN_N_TRAIN_SIZES), p.N_TEST
+    arrays = 2 * _nb07_pairs(p, "fc", nf, m, d, hw) + _nb07_pairs(p, "cnn", nc, m, d, hw)
+    host = sum(2 * (5 * n**3 / 6 + 2 * 2 * m * n * K)
+               for n in [*p.PRECISION_FC_N_TRAIN_SIZES, *p.CNN_N_TRAIN_SIZES])
+    return _sum({"arrays": arrays, "host": host}, _compiles(6))
+
+
+def _nb07_zca(p) -> Work:
+    # per strength: the ZCA fit (covariance of ZCA_N_FIT images, 2 N D^2, and its eigh, 9 D^3),
+    # whitening of the splits, both architectures' kernels and eigendecompositions at ZCA_N_TRAIN
+    d, hw = _nb07_dims(p, [p.ZCA_DATASET])
+    n, v, s = p.ZCA_N_TRAIN, p.N_VAL + p.N_TEST, len(p.ZCA_STRENGTHS)
+    arrays = s * (_nb07_pairs(p, "fc", n, v, d, hw) + _nb07_pairs(p, "cnn", n, v, d, hw))
+    host = s * (2 * p.ZCA_N_FIT * d * d + 9 * d**3 + 2 * (n + v) * d * d) \
+        + (s + 1) * 4 * (9 * n**3 + 2 * v * n * n)
+    return _sum({"arrays": arrays, "host": host}, _compiles(4 * s))
+
+
+def _nb07_centred(p) -> Work:
+    # NTK kernels and an eigendecomposition at FINITE_N_TRAIN; per width two ensembles (plain and
+    # centred) of FINITE_N_MEMBERS one-hidden-layer nets, full-batch GD (6 n params per net and
+    # step, vmapped over the members), test outputs at the start and the end
+    n, m, e, steps = p.FINITE_N_TRAIN, p.FINITE_N_TEST, p.FINITE_N_MEMBERS, p.FINITE_STEPS
+    nets = [_train(steps, e * 6 * n * _mlp_params(D_MNIST, w, 1), runs=2,
+                   extra=e * 2 * 2 * (n + m) * _mlp_params(D_MNIST, w, 1))
+            for w in p.FINITE_WIDTHS]
+    return _sum({"arrays": (n * n + m * n) * _kpair(1)},
+                {"host": 9 * n**3 + 2 * m * n * n}, *nets,
+                _compiles(2 * 2 * len(p.FINITE_WIDTHS)))
+
+
+def _nb07_memory(p) -> float:
+    # the shared kernels of every data set (NNGP and NTK, float64, n x (n + val + test)) plus one
+    # eigendecomposition's copies; or the precision study's FC kernels in two dtypes and three
+    # n^2 copies in the solves; or the ZCA fit's images (float64, three copies)
+    d, _ = _nb07_dims(p, p.DATASETS)
+    v = p.N_VAL + p.N_TEST
+    shared = sum(2 * n * (n + v) for n in (max(p.FC_N_TRAIN_SIZES), max(p.CNN_N_TRAIN_SIZES)))
+    nf = max(p.FC_N_TRAIN_SIZES)
+    shared = len(p.DATASETS) * shared + 3 * nf * nf + 2 * v * nf
+    npr = max(p.PRECISION_FC_N_TRAIN_SIZES)
+    precision = 2 * 1.5 * npr * (npr + p.N_TEST) + 3 * npr * npr
+    return 8.0 * max(shared + precision, shared + 3 * p.ZCA_N_FIT * d)
+
+
+# ---------------------------------------------------------------------------------------------
 # The models
 
 
@@ -616,8 +665,7 @@ class NotebookModel:
 MODELS: dict[str, NotebookModel] = {
     "01_infinite_width_baselines": NotebookModel(
         (Section("tuning", _nb01_tuning), Section("accuracy_vs_n", _nb01_accuracy),
-         Section("depth", _nb01_depth), Section("reg_vs_early_stopping", _nb01_reg),
-         Section("zca", _nb01_zca), Section("finite_vs_infinite", _nb01_finite)),
+         Section("depth", _nb01_depth)),
         _nb01_memory),
     "02_mup_feature_learning": NotebookModel(
         (Section("coord_check", _nb02_coord), Section("feature_movement", _nb02_features),
@@ -640,6 +688,11 @@ MODELS: dict[str, NotebookModel] = {
         (Section("mnist", _nb06_mnist), Section("fashion", _nb06_fashion),
          Section("lenet5", _nb06_lenet5, rate_from="mnist")),
         _nb06_memory),
+    "07_finite_vs_infinite": NotebookModel(
+        (Section("kernels", _nb07_kernels), Section("regression", _nb07_regression),
+         Section("precision", _nb07_precision), Section("zca", _nb07_zca),
+         Section("centred_ensembles", _nb07_centred)),
+        _nb07_memory),
 }
 
 # ---------------------------------------------------------------------------------------------

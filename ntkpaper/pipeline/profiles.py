@@ -38,19 +38,11 @@ PROFILES: dict[str, dict[str, dict]] = {
     "01_infinite_width_baselines": {
         "smoke": {"N_TRAIN_SIZES": [20, 50], "N_TEST": 200, "N_VAL": 100,
                   "TUNE_N_TRAIN": 50, "DEPTHS": [1, 2], "BIAS_VARS": [0.05],
-                  "DIAG_REGS": [1e-4, 1e-2],
-                  "REG_N_TRAIN": 50, "ZCA_STRENGTHS": [1.0], "PRECISION_SIZES": [20, 50],
-                  "FINITE_N_TRAIN": 32, "FINITE_N_TEST": 64, "FINITE_WIDTHS": [16, 64],
-                  "FINITE_N_ENSEMBLE": 2, "FINITE_STEPS": 4},
+                  "DIAG_REGS": [1e-4, 1e-2]},
         # n stops at 20,000 (was 50,000: ~150 GB of float64 kernels and hours of host LAPACK,
         # estimated by `ntkpaper run --profile full --plan`), to fit 10 minutes on one H100
         "full": {"N_TRAIN_SIZES": [100, 300, 1000, 3000, 10000, 20000],
-                 "DEPTHS": [1, 2, 3, 4, 6, 8, 12], "REG_N_TRAIN": 10000,
-                 "PRECISION_SIZES": [1000, 3000, 10000, 20000],
-                 "FINITE_N_TRAIN": 1000, "FINITE_N_TEST": 10000,
-                 "FINITE_WIDTHS": [64, 128, 256, 512, 1024, 2048, 4096, 8192],
-                 "FINITE_N_ENSEMBLE": 8,
-                 "FINITE_STEPS": 1000},
+                 "DEPTHS": [1, 2, 3, 4, 6, 8, 12]},
     },
     "02_mup_feature_learning": {
         "smoke": {"N_TRAIN": 32, "COORD_WIDTHS": [16, 64], "COORD_N_INPUTS": 16,
@@ -121,6 +113,25 @@ PROFILES: dict[str, dict[str, dict]] = {
                  "DENSITIES": [0.01, 0.03, 0.05, 0.1], "N_SEEDS": 3, "TRAIN_EPOCHS": 10,
                  "NTT_STEPS": 2000, "NTT_BATCH": 64, "MASK_EVERY": 100,
                  "CNN_DENSITIES": [0.01, 0.03, 0.1]},
+    },
+    "07_finite_vs_infinite": {
+        "smoke": {"FC_N_TRAIN_SIZES": [20, 40], "CNN_N_TRAIN_SIZES": [20, 40], "N_VAL": 40,
+                  "N_TEST": 60, "DIAG_REGS": [1e-4, 1e-2, 1.0],
+                  "PRECISION_FC_N_TRAIN_SIZES": [40, 80], "ZCA_N_TRAIN": 20, "ZCA_N_FIT": 500,
+                  "ZCA_STRENGTHS": [1.0], "FINITE_N_TRAIN": 32, "FINITE_N_TEST": 64,
+                  "FINITE_WIDTHS": [16, 64], "FINITE_N_MEMBERS": 2, "FINITE_STEPS": 4},
+        # CIFAR-10 itself (must be present in data/). Sized by `--plan` from an uncommitted cpu
+        # run (build/try07, 159 s): ~7.5 min on one H100 (ZCA at n=1000, was 2000; 8 members per
+        # width, was 16); to be re-checked once this notebook's cpu ledger is committed
+        "full": {"DATASETS": ["mnist", "cifar10"],
+                 "FC_N_TRAIN_SIZES": [250, 500, 1000, 2000, 5000, 10000],
+                 "CNN_N_TRAIN_SIZES": [250, 500, 1000, 2000], "N_VAL": 2000, "N_TEST": 10000,
+                 "PRECISION_FC_N_TRAIN_SIZES": [1000, 2000, 5000, 10000, 20000],
+                 "ZCA_DATASET": "cifar10", "ZCA_N_TRAIN": 1000, "ZCA_N_FIT": 45000,
+                 "ZCA_STRENGTHS": [0.001, 0.01, 0.1, 1.0], "FINITE_N_TRAIN": 1000,
+                 "FINITE_N_TEST": 10000,
+                 "FINITE_WIDTHS": [64, 128, 256, 512, 1024, 2048, 4096, 8192],
+                 "FINITE_STEPS": 1000},
     },
 }
 

@@ -80,135 +80,80 @@ def _acc(rows=None):
     return pd.DataFrame(rows)
 
 
+def _pairs(diffs, ses=(0.004, 0.004, 0.004)):
+    return pd.DataFrame([{"dataset": d, "n": n, "diff": x, "se": s}
+                         for d in ("mnist", "fashion_mnist")
+                         for n, x, s in zip([100, 1000, 10000], diffs, ses)])
+
+
 def test_accuracy_claims_and_records():
     acc = _acc()
     rec = exp.accuracy_records(acc)
     assert rec["nngp_acc_mnist_n100"] == 0.80 and rec["ntk_acc_fashion_n10000"] == 0.975
+    pairs = _pairs([0.01, 0.01, 0.002])
+    assert exp.accuracy_records(acc, pairs)["nngp_minus_ntk_fashion_n1000"] == 0.01
     assert exp.CLAIMS["lee18_nngp_mnist_1000"].evaluate(acc) == ("0.9300", True)
     assert exp.CLAIMS["lee18_nngp_mnist_10000"].evaluate(acc)[1] is True
     assert exp.CLAIMS["more_data_mnist"].evaluate(acc) == (
         "NNGP 0.800 -> 0.977, NTK 0.790 -> 0.975 (n 100 -> 10000)", True)
-    assert exp.CLAIMS["nngp_vs_ntk_fashion"].evaluate(acc) == (
-        "NNGP 0.9770 vs NTK 0.9750 at n=10000", True)
-    # a drop beyond the slack, a published number missed, an NTK ahead beyond the slack
+    # NNGP ahead at 3/3 sizes, beyond 2 s.e. at two of them
+    assert exp.CLAIMS["nngp_vs_ntk_fashion"].evaluate(pairs) == (
+        "NNGP - NTK +0.0100, +0.0100, +0.0020 (n 100 -> 10000): NNGP ahead at 3/3 sizes; "
+        "beyond 2 paired s.e.: NNGP 2, NTK 0", True)
+    # ahead at the largest n only (the old criterion's reading) is not a majority
+    assert exp.CLAIMS["nngp_vs_ntk_mnist"].evaluate(_pairs([-0.01, -0.001, 0.002]))[1] is False
+    # a majority, but NTK's wins are the significant ones
+    assert exp.CLAIMS["nngp_vs_ntk_mnist"].evaluate(_pairs([-0.02, 0.001, 0.002]))[1] is False
+    assert exp.CLAIMS["nngp_vs_ntk_mnist"].history  # judged at every n since issue 16: disclosed
+    # a drop beyond the slack, a published number missed
     worse = acc.copy()
     worse.loc[(worse.dataset == "mnist") & (worse.kernel == "nngp") & (worse.n == 1000),
               "test_acc"] = 0.99
-    worse.loc[(worse.dataset == "mnist") & (worse.kernel == "ntk") & (worse.n == 10000),
-              "test_acc"] = 0.99
     assert exp.CLAIMS["more_data_mnist"].evaluate(worse)[1] is False
     assert exp.CLAIMS["lee18_nngp_mnist_1000"].evaluate(worse) == ("0.9900", False)
-    assert exp.CLAIMS["nngp_vs_ntk_mnist"].evaluate(worse)[1] is False
     # a size the profile does not run, a data set not in DATASETS: inconclusive
     small = acc[acc.n < 1000]
     assert exp.CLAIMS["lee18_nngp_mnist_1000"].evaluate(small)[1] is None
     assert exp.CLAIMS["more_data_fashion"].evaluate(acc[acc.dataset == "mnist"])[1] is None
+    assert exp.CLAIMS["nngp_vs_ntk_fashion"].evaluate(pairs[pairs.dataset == "mnist"])[1] is None
     table = exp.published_table(acc)
     assert table.loc[1000, "nngp (ours)"] == 0.93 and np.isnan(table.loc[100, "nngp_lee2018"])
 
 
-def test_ridge_like_early_stopping_compares_the_best_of_each_knob():
-    rvs = pd.DataFrame({"dataset": "mnist", "knob": ["diag_reg", "diag_reg", "time", "time"],
-                        "value": [1e-3, 0.0, 10.0, 100.0], "test_acc": [0.90, 0.88, 0.86, 0.897]})
-    assert exp.CLAIMS["ridge_like_early_stopping_mnist"].evaluate(rvs) == (
-        "best over t 0.8970, best over diag_reg 0.9000", True)
-    rvs.loc[3, "test_acc"] = 0.89
-    assert exp.CLAIMS["ridge_like_early_stopping_mnist"].evaluate(rvs)[1] is False
-
-
-def test_zca_takes_the_strength_best_on_validation():
-    zca = pd.DataFrame({"dataset": "fashion_mnist", "zca_strength": [np.nan, 0.1, 10.0],
-                        "diag_reg": 1e-3, "val_acc": [0.8, 0.85, 0.81],
-                        "test_acc": [0.82, 0.81, 0.90]})
-    assert exp.zca_records(zca) == {"zca_best_strength": 0.1, "zca_test_acc": 0.81,
-                                    "no_zca_test_acc": 0.82}
-    assert exp.CLAIMS["zca_helps"].evaluate(zca) == (
-        "0.8100 (strength 0.1, chosen on val) vs 0.8200 without", False)
-    assert exp.zca_dataset(["mnist"]) == "mnist"
-    assert exp.zca_dataset(["mnist", "fashion_mnist"]) == "fashion_mnist"
-
-
-def _precision(rel_max, failed=False):
-    return pd.DataFrame({"dataset": "mnist", "n": [300, 300, 3000, 3000],
-                         "diag_reg": [1e-6, 0.0, 1e-6, 0.0], "acc_f64": 0.9, "acc_f32": 0.9,
-                         "rel_diff": [1e-6, 2e-6, 9e-6, np.nan if failed else rel_max],
-                         "f32_failed": [False, False, False, failed]})
-
-
-def test_float64_needed_reads_the_unregularised_solve_at_the_largest_n():
-    measured, holds = exp.CLAIMS["float64_needed"].evaluate(_precision(9.7e-6))
-    assert holds is False
-    assert measured == ("no ridge, n=3000: rel. diff 9.7e-06 (n=300: 2e-06); chosen ridge max "
-                        "rel. diff 9e-06")
-    assert exp.CLAIMS["float64_needed"].evaluate(_precision(2e-3))[1] is True
-    measured, holds = exp.CLAIMS["float64_needed"].evaluate(_precision(0, failed=True))
-    assert holds is True and "Cholesky failed" in measured
-    assert exp.precision_records(_precision(9.7e-6)) == {"f32_rel_diff_no_ridge_max_n": 9.7e-6}
-
-
-def _nets(exponents):
-    """Tidy ``nets`` with distances exactly ``width ** exponent`` (two members each)."""
-    rows = []
-    for (param, variant), a in exponents.items():
-        for w in (64, 256, 1024):
-            for m in (0, 1):
-                rows.append({"param": param, "width": w, "variant": variant, "member": m,
-                             "test_acc": 0.5 + 0.01 * np.log2(w), "rel_dist": w**a,
-                             "final_train_loss": 0.1})
-    return pd.DataFrame(rows)
-
-
-EXPONENTS = {("ntk", "single"): 0.1, ("ntk", "ensemble"): 0.05,
-             ("ntk", "single_centred"): -0.5, ("ntk", "ensemble_centred"): -0.6,
-             ("standard", "single_centred"): -0.8, ("standard", "ensemble_centred"): -0.9}
-
-
-def test_width_claims_read_the_fitted_slopes():
-    nets = _nets(EXPONENTS)
-    slopes = exp.distance_slopes(nets)
-    assert slopes[("standard", "single_centred")] == pytest.approx(-0.8)
-    rec = exp.slope_records(slopes)
-    assert set(rec) == {f"dist_slope_{p}_{v}" for p, v in EXPONENTS}
-    summary = exp.summarise_finite(nets)
-    assert exp.CLAIMS["centred_converge_ntk"].evaluate(slopes) == ("slope -0.50", True)
-    assert exp.CLAIMS["centred_converge_sp"].evaluate(slopes) == ("slope -0.80", True)
-    assert exp.CLAIMS["centred_converge_sp"].history  # widened after the result: disclosed
-    assert exp.CLAIMS["ensembles_closer"].evaluate(summary, 4)[1] is True
-    assert exp.CLAIMS["uncentred_no_converge"].evaluate(summary, slopes) == (
-        "slope 0.10, distance at widest 2.00", True)
-    assert exp.CLAIMS["wider_is_better"].evaluate(summary) == (
-        "0.5600 at width 64 -> 0.6000 at 1024", True)
-    faster = _nets({**EXPONENTS, ("ntk", "single_centred"): -1.0, ("ntk", "single"): -0.3})
-    slopes = exp.distance_slopes(faster)
-    assert exp.CLAIMS["centred_converge_ntk"].evaluate(slopes)[1] is False
-    assert exp.CLAIMS["uncentred_no_converge"].evaluate(exp.summarise_finite(faster),
-                                                        slopes)[1] is False
+def test_accuracy_vs_n_pairs_the_kernels_on_the_test_points(monkeypatch):
+    train_pool, test = _split(40, seed=1), _split(15, seed=3)
+    configs = {k: {"depth": 1, "weight_var": 2.0, "bias_var": 0.05, "diag_reg": 1e-3}
+               for k in exp.KINDS}
+    monkeypatch.setattr(exp, "load_split", lambda name, split, n, seed: exp.Split(
+        train_pool.x[:n], train_pool.y[:n], train_pool.t[:n], {"n": n}))
+    acc, pairs = exp.accuracy_vs_n_dataset("mnist", configs, [20, 40], test, 0)
+    assert list(pairs.n) == [20, 40]
+    for n in (20, 40):
+        a = acc[acc.n == n].set_index("kernel").test_acc
+        row = pairs[pairs.n == n].iloc[0]
+        assert row["diff"] == pytest.approx(a["nngp"] - a["ntk"])
+        k = kernels.relu_fc_kernels(train_pool.x[:n], None, [1], 2.0, 0.05)[1]
+        kt = kernels.relu_fc_kernels(test.x, train_pool.x[:n], [1], 2.0, 0.05)[1]
+        c = {kind: kernels.kernel_regression(k[kind], kt[kind], train_pool.t[:n], 1e-3)
+             .argmax(1) == test.y for kind in exp.KINDS}
+        d = c["nngp"].astype(float) - c["ntk"]
+        assert row.se == pytest.approx(np.std(d, ddof=1) / np.sqrt(len(d)))
 
 
 def test_checks_and_claims_are_declared_apart():
     checks = {k for k, c in exp.CLAIMS.items() if c.kind == "check"}
-    assert checks == {"more_data_mnist", "more_data_fashion", "ensembles_closer",
-                      "uncentred_no_converge"}
-    assert len(exp.CLAIMS) == 15
+    assert checks == {"more_data_mnist", "more_data_fashion"}
+    assert len(exp.CLAIMS) == 6
+    # what moved to notebook 07 (issue 16) is gone from here
+    assert not {"zca_helps", "float64_needed", "wider_is_better", "ensembles_closer"} & set(
+        exp.CLAIMS)
 
 
 def test_figures_draw_from_the_tables():
     acc = _acc()
     depth = acc.assign(depth=acc.n.map({100: 1, 1000: 2, 10000: 3}))
-    rvs = pd.DataFrame({"dataset": "mnist", "knob": ["diag_reg", "time"], "value": [1e-3, 10.0],
-                        "test_acc": [0.9, 0.89]})
-    zca = pd.DataFrame({"dataset": "fashion_mnist", "zca_strength": [np.nan, 1.0],
-                        "val_acc": [0.8, 0.81], "test_acc": [0.82, 0.81]})
-    nets = _nets(EXPONENTS)
-    limits = pd.DataFrame({"param": ["ntk", "standard"], "t": 50.0, "test_acc_t": [0.8, 0.7],
-                           "test_acc_inf": [0.85, 0.75]})
     figs = [exp.plot_accuracy_vs_n(acc, "MNIST, profile test"),
-            exp.plot_depth(depth, 1000, "MNIST, profile test"),
-            exp.plot_reg_vs_early_stopping(rvs, 2000, "MNIST, profile test"),
-            exp.plot_zca(zca, 1000, "Fashion-MNIST, profile test"),
-            exp.plot_precision(_precision(1e-5), "MNIST, profile test"),
-            exp.plot_finite_vs_infinite(exp.summarise_finite(nets), exp.distance_slopes(nets),
-                                        limits, 256, 2000, "MNIST, profile test")]
+            exp.plot_depth(depth, 1000, "MNIST, profile test")]
     for fig in figs:
         assert "profile test" in fig.get_suptitle() + " ".join(a.get_title() for a in fig.axes)
         plt.close(fig)

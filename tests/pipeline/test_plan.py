@@ -51,7 +51,7 @@ def test_doubling_a_size_scales_its_terms():
     assert b.cpu_s - a.cpu_s == pytest.approx(3 * a.cpu_by_kind["arrays"], rel=1e-9)
     assert b.gpu_s > a.gpu_s
 
-    one = {"PRECISION_SIZES": [1000], "DATASETS": ["mnist"]}
+    one = {"DATASETS": ["mnist"]}
     small = section("01", "accuracy_vs_n", {**one, "N_TRAIN_SIZES": [20000]})
     large = section("01", "accuracy_vs_n", {**one, "N_TRAIN_SIZES": [40000]})
     assert large.cpu_by_kind["host"] / small.cpu_by_kind["host"] == pytest.approx(8, rel=0.01)

@@ -24,9 +24,9 @@ def test_profiles_resolve_and_override():
     smoke = profiles.resolve(NB, "smoke")
     assert max(cpu.N_TRAIN_SIZES) >= 10000 and cpu.N_TEST == 10000
     assert max(smoke.N_TRAIN_SIZES) < max(cpu.N_TRAIN_SIZES)
-    p = profiles.resolve(NB, "smoke", {"N_TEST": 123, "FINITE_WIDTHS": (8, 16),
+    p = profiles.resolve(NB, "smoke", {"N_TEST": 123, "N_TRAIN_SIZES": (8, 16),
                                        "DEPTHS": None})
-    assert p.N_TEST == 123 and p.FINITE_WIDTHS == [8, 16] and p.DEPTHS == smoke.DEPTHS
+    assert p.N_TEST == 123 and p.N_TRAIN_SIZES == [8, 16] and p.DEPTHS == smoke.DEPTHS
     assert profiles.resolve(NB, "cpu", {"WEIGHT_VAR": 1}).WEIGHT_VAR == 1  # int ok for float
 
 
@@ -58,15 +58,15 @@ def test_bad_parameter_name_type_and_range():
         profiles.resolve(NB, "cpu", {"N_TRIAN": 5})
     with pytest.raises(profiles.ProfileError, match="N_TEST='many' has the wrong type"):
         profiles.resolve(NB, "cpu", {"N_TEST": "many"})
-    with pytest.raises(profiles.ProfileError, match="FINITE_WIDTHS"):
-        profiles.resolve(NB, "cpu", {"FINITE_WIDTHS": [64, "wide"]})
+    with pytest.raises(profiles.ProfileError, match="N_TRAIN_SIZES"):
+        profiles.resolve(NB, "cpu", {"N_TRAIN_SIZES": [64, "wide"]})
     with pytest.raises(profiles.ProfileError, match="N_TEST=0 is out of range.*> 0"):
         profiles.resolve(NB, "cpu", {"N_TEST": 0})
     with pytest.raises(profiles.ProfileError,
-                       match="FINITE_WIDTHS=\\[64, -1\\] is out of range"):
-        profiles.resolve(NB, "cpu", {"FINITE_WIDTHS": [64, -1]})
-    with pytest.raises(profiles.ProfileError, match="FINITE_WIDTHS is empty"):
-        profiles.resolve(NB, "cpu", {"FINITE_WIDTHS": []})
+                       match="N_TRAIN_SIZES=\\[64, -1\\] is out of range"):
+        profiles.resolve(NB, "cpu", {"N_TRAIN_SIZES": [64, -1]})
+    with pytest.raises(profiles.ProfileError, match="N_TRAIN_SIZES is empty"):
+        profiles.resolve(NB, "cpu", {"N_TRAIN_SIZES": []})
     with pytest.raises(profiles.ProfileError, match="BIAS_VARS"):
         profiles.resolve(NB, "cpu", {"BIAS_VARS": [-0.1]})
     assert profiles.resolve(NB, "cpu", {"BIAS_VARS": [0.0]}).BIAS_VARS == [0.0]  # >= 0 allowed
@@ -106,7 +106,7 @@ def test_session_puts_resolved_values_into_the_namespace(tmp_path, monkeypatch):
     assert run.notebook == NB and run.out_dir == paths.output_dir() / NB
     assert ns["N_TEST"] == 77  # an explicit value wins over the profile
     # a value left as in the file takes the profile's value
-    assert ns["FINITE_WIDTHS"] == profiles.PROFILES[NB]["smoke"]["FINITE_WIDTHS"]
+    assert ns["N_TRAIN_SIZES"] == profiles.PROFILES[NB]["smoke"]["N_TRAIN_SIZES"]
     assert run.params.N_TEST == 77
     with run.section("work"):
         pass
@@ -138,18 +138,17 @@ def test_explicit_values_win_and_a_second_start_rereads_the_profile(tmp_path, mo
     sizes, not full's; the ledger records every size that is not the cpu cell's."""
     monkeypatch.setenv("NTKPAPER_FIG_DIR", str(tmp_path))
     cpu = profiles.cpu_values(NB)
-    monkeypatch.setenv("NTKPAPER_PARAMS", json.dumps({"FINITE_N_ENSEMBLE":
-                                                     cpu["FINITE_N_ENSEMBLE"]}))
+    monkeypatch.setenv("NTKPAPER_PARAMS", json.dumps({"DEPTHS": cpu["DEPTHS"]}))
     ns = {"PROFILE": "full", **cpu}
     session.start(ns, notebook=NB)
-    assert ns["FINITE_N_ENSEMBLE"] == cpu["FINITE_N_ENSEMBLE"]  # explicit, not full's 8
-    assert ns["FINITE_WIDTHS"] == profiles.PROFILES[NB]["full"]["FINITE_WIDTHS"]
+    assert ns["DEPTHS"] == cpu["DEPTHS"]  # explicit, not full's deeper list
+    assert ns["N_TRAIN_SIZES"] == profiles.PROFILES[NB]["full"]["N_TRAIN_SIZES"]
     monkeypatch.delenv("NTKPAPER_PARAMS")
     ns["PROFILE"] = "smoke"
     run = session.start(ns, notebook=NB)
-    assert ns["FINITE_WIDTHS"] == profiles.PROFILES[NB]["smoke"]["FINITE_WIDTHS"]
-    assert run.ledger.results.set_index("key").loc["param.FINITE_WIDTHS", "value"] == str(
-        profiles.PROFILES[NB]["smoke"]["FINITE_WIDTHS"])
+    assert ns["N_TRAIN_SIZES"] == profiles.PROFILES[NB]["smoke"]["N_TRAIN_SIZES"]
+    assert run.ledger.results.set_index("key").loc["param.N_TRAIN_SIZES", "value"] == str(
+        profiles.PROFILES[NB]["smoke"]["N_TRAIN_SIZES"])
 
 
 def test_ranges_types_and_cell_errors(tmp_path, monkeypatch):
