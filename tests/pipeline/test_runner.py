@@ -213,32 +213,20 @@ SLOW = HEADER + textwrap.dedent("""
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("signum", ["SIGTERM", "SIGINT"])
 def test_a_signal_stops_workers_and_kernels_and_publishes_nothing_half_done(fake_repo, signum):
-    import os
     import signal
     import time
 
-    (fake_repo / "notebooks" / "02_bad.py").unlink()
-    (fake_repo / "notebooks" / "03_slow.py").write_text(SLOW)
-    proc = subprocess.Popen([sys.executable, "-m", "ntkpaper", "run", "01", "03"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=_env(fake_repo))
-    pid_file = fake_repo / "kernel.pid"
-    deadline = time.monotonic() + 120
-    while not pid_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert pid_file.exists(), "the slow notebook's kernel never started"
-    kernel = int(pid_file.read_text())
+    proc, kernel, worker = _start_slow(fake_repo)
     t0 = time.monotonic()
     proc.send_signal(getattr(signal, signum))
     out, _ = proc.communicate(timeout=60)
     assert time.monotonic() - t0 < 30, "the runner took too long to stop"
     assert proc.returncode == 130, out
     assert "interrupted: finished and published 01_good" in out and "stopped 03_slow" in out
-    time.sleep(1)
-    with pytest.raises(ProcessLookupError):  # the kernel is gone, not orphaned
-        os.kill(kernel, 0)
+    assert _gone(worker, kernel, within=5), "a worker or kernel was left running"
     assert (fake_repo / "figures" / "cpu" / "01_good" / "claims.csv").exists()
     assert not (fake_repo / "figures" / "cpu" / "03_slow").exists()
     assert not (fake_repo / "notebooks" / "03_slow.ipynb").exists()
