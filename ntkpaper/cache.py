@@ -27,6 +27,7 @@ import json
 import os
 import time
 import warnings
+import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -109,7 +110,7 @@ def _try_load(path: Path) -> dict[str, np.ndarray] | None:
         arrays = _load(path)
     except FileNotFoundError:
         return None
-    except Exception as err:
+    except (ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:  # not OSError (EMFILE)
         stats["corrupt"] += 1
         warnings.warn(f"cache entry {path.name} is corrupt ({err}); recomputing", stacklevel=3)
         path.unlink(missing_ok=True)
@@ -120,19 +121,26 @@ def _try_load(path: Path) -> dict[str, np.ndarray] | None:
 
 @contextlib.contextmanager
 def _entry_lock(path: Path):
-    """Hold the entry's lock (blocking); without one where the cache cannot be written."""
+    """Hold the entry's lock (blocking); go without one where the cache cannot be written or the
+    file system has no locks (e.g. NFS without lockd): the cost is a possible double
+    computation, never a wrong result."""
     import fcntl
 
+    f = None
     try:
         lock_dir = path.parent / ".locks"
         lock_dir.mkdir(parents=True, exist_ok=True)
         f = open(lock_dir / f"{path.stem}.lock", "a+")
-    except OSError:
-        yield
-        return
-    with f:
         fcntl.flock(f, fcntl.LOCK_EX)
+    except OSError:
+        if f is not None:
+            f.close()
+        f = None
+    try:
         yield
+    finally:
+        if f is not None:
+            f.close()
 
 
 def cached(name: str, params: Mapping, compute: Callable[[], Mapping[str, np.ndarray]],

@@ -15,8 +15,9 @@ that a reader (or ``git status``) sees either the old set or the new one, whatev
 4. the derived files are regenerated from the ledgers (under a lock, each write atomic), and
    only then is the journal removed.
 
-SIGINT and SIGTERM are held back while this runs (a Ctrl-C lands after it). A SIGKILL or power
-loss at any point is repaired by :func:`recover`, which every ``ntkpaper run`` calls first:
+SIGINT and SIGTERM are held back while this runs (a Ctrl-C lands after it). A SIGKILL at any
+point is repaired by :func:`recover`, which every ``ntkpaper run`` calls first (a power loss is
+not covered: nothing is fsynced, so a file system may keep the renames but not the contents):
 a journal is rolled forward; ``.new`` without a journal (the publish was never decided) is
 deleted; an ``.old`` without a journal (the old runner's two-rename swap) is put back if its
 destination is missing, else deleted; then the derived files are regenerated.
@@ -31,6 +32,7 @@ import json
 import os
 import shutil
 import signal
+import threading
 from pathlib import Path
 
 from ntkpaper import paths
@@ -41,9 +43,11 @@ JOURNAL = ".publish-{}.json"
 
 
 def lock_path(name: str, destination: Path) -> Path:
-    """``build/locks/<name>-<hash of destination>.lock``: one lock file per notebook (or for
-    the derived files) and output directory."""
-    lock_dir = paths.build_dir() / "locks"
+    """``<checkout>/build/locks/<name>-<hash of destination>.lock``: one lock file per notebook
+    (or for the derived files) and output directory. Under the checkout's own ``build/`` (not
+    ``NTKPAPER_BUILD_DIR``), so that two runs with different build directories still share
+    them."""
+    lock_dir = paths.root() / "build" / "locks"
     lock_dir.mkdir(parents=True, exist_ok=True)
     tag = hashlib.sha256(str(Path(destination).resolve()).encode()).hexdigest()[:12]
     return lock_dir / f"{name}-{tag}.lock"
@@ -71,16 +75,26 @@ def _held(name: str, destination: Path):
 
 @contextlib.contextmanager
 def signals_held():
-    """Hold SIGINT and SIGTERM back during the block; they are delivered right after it."""
-    try:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    except (AttributeError, ValueError, OSError):  # not POSIX: nothing to hold
+    """Defer SIGINT and SIGTERM during the block: they are recorded and raised again right
+    after it. (Python-level handlers, not the thread's signal mask: CPython runs handlers in the
+    main thread whichever thread the signal lands on, and numpy's BLAS threads would take a
+    masked one.) Outside the main thread, nothing to defer."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    got: list[int] = []
+
+    def record(signum, frame):
+        got.append(signum)
+
+    old = {s: signal.signal(s, record) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if got:
+            signal.raise_signal(got[0])
 
 
 def _names(fig_root: Path, nb_root: Path | None, stem: str) -> dict[str, Path | None]:
@@ -108,8 +122,11 @@ def publish(stem: str, staged_dir: Path, notebook_text: str, fig_root: Path,
         else:
             n["nb_new"].write_text(notebook_text)
         atomic_write_text(n["journal"], json.dumps({"notebook": stem}))
-        _roll_forward(n)
-        regenerate(aggregate_root, readme)
+        # under the derived lock: another run regenerating meanwhile never reads a ledger
+        # directory in the middle of its two renames
+        with _held("derived", aggregate_root):
+            _roll_forward(n)
+            _regenerate(aggregate_root, readme)
         n["journal"].unlink()  # only now: a kill before this regenerates at the next start
 
 
@@ -130,14 +147,18 @@ def regenerate(aggregate_root: Path, readme: Path | None) -> None:
     """``RESULTS.md``, ``results.csv``, ``TIMINGS.md`` (and README's results table) from the
     ledgers, under one lock so that two runs publishing at once cannot interleave."""
     with _held("derived", aggregate_root):
-        # temporary files of a write that a kill interrupted (atomic writes leave nothing else)
-        for d in {Path(aggregate_root), Path(readme).parent if readme else Path(aggregate_root)}:
-            for name in ("RESULTS.md", "results.csv", "TIMINGS.md", "README.md"):
-                for tmp in d.glob(f".{name}.*.tmp*"):
-                    tmp.unlink(missing_ok=True)
-        ledger.aggregate(aggregate_root)
-        if readme is not None:
-            ledger.update_readme(readme, aggregate_root)
+        _regenerate(aggregate_root, readme)
+
+
+def _regenerate(aggregate_root: Path, readme: Path | None) -> None:
+    # temporary files of a write that a kill interrupted (atomic writes leave nothing else)
+    for d in {Path(aggregate_root), Path(readme).parent if readme else Path(aggregate_root)}:
+        for name in ("RESULTS.md", "results.csv", "TIMINGS.md", "README.md"):
+            for tmp in d.glob(f".{name}.*.tmp*"):
+                tmp.unlink(missing_ok=True)
+    ledger.aggregate(aggregate_root)
+    if readme is not None:
+        ledger.update_readme(readme, aggregate_root)
 
 
 def recover(fig_root: Path, nb_root: Path | None, aggregate_root: Path,
@@ -153,12 +174,14 @@ def recover(fig_root: Path, nb_root: Path | None, aggregate_root: Path,
             stems.add(name[len(".publish-"):-len(".json")])
         elif name.startswith(".") and name.endswith((".new", ".old")):
             stems.add(name[1:-4])
+        elif name.startswith("..publish-") and ".json." in name:  # a journal write cut short
+            stems.add(name[len("..publish-"):].split(".json.")[0])
     if nb_root is not None and nb_root.exists():
         stems |= {p.name[1:-len(".ipynb.new")] for p in nb_root.glob(".*.ipynb.new")}
         stems |= {p.name[1:-len(".ipynb.tmp")] for p in nb_root.glob(".*.ipynb.tmp")}
     done, locks = [], {}
     try:
-        with signals_held():
+        with signals_held(), _held("derived", aggregate_root):
             for stem in sorted(stems):
                 lock = try_lock(stem, fig_root)
                 if lock is None:
@@ -166,7 +189,7 @@ def recover(fig_root: Path, nb_root: Path | None, aggregate_root: Path,
                 locks[stem] = lock
                 done.append(_recover_one(_names(fig_root, nb_root, stem), stem))
             if done:
-                regenerate(aggregate_root, readme)
+                _regenerate(aggregate_root, readme)
             for stem in locks:
                 (fig_root / JOURNAL.format(stem)).unlink(missing_ok=True)
     finally:
@@ -176,6 +199,8 @@ def recover(fig_root: Path, nb_root: Path | None, aggregate_root: Path,
 
 
 def _recover_one(n: dict, stem: str) -> str:
+    for tmp in n["journal"].parent.glob(f".{n['journal'].name}.*"):  # its write was cut short
+        tmp.unlink(missing_ok=True)
     if n["journal"].exists():
         _roll_forward(n)
         return f"{stem}: completed an interrupted publish"
@@ -186,7 +211,7 @@ def _recover_one(n: dict, stem: str) -> str:
         n["nb"].with_name(f".{stem}.ipynb.tmp").unlink(missing_ok=True)
     if n["old"].exists():
         if n["dest"].exists():
-            shutil.rmtree(n["old"])
+            shutil.rmtree(n["old"], ignore_errors=True)
         else:
             n["old"].rename(n["dest"])
     return f"{stem}: removed an undecided publish, committed outputs kept"

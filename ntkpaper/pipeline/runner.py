@@ -141,7 +141,8 @@ def _strip_injected(nb) -> None:
             c["outputs"] = merged
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# CSI sequences (colours, cursor, private modes like ESC[?25l) and OSC sequences (titles, links)
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
 
 
 def describe_failure(err: BaseException) -> str:
@@ -187,7 +188,8 @@ def _engine(progress: Path):
         def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
             # numbered like the execution counts (papermill's injected parameters included),
             # so that "cell 3/9" here and "cell [3] raised" in a failure line are the same cell
-            code = [i for i, c in enumerate(nb_man.nb.cells) if c.cell_type == "code"]
+            code = [i for i, c in enumerate(nb_man.nb.cells)
+                    if c.cell_type == "code" and c.source.strip()]  # blank cells get no count
             start = nb_man.cell_start
 
             def cell_start(cell, cell_index=None, **kw):
@@ -236,8 +238,10 @@ def worker(src: str, out: str, params_json: str, report: str) -> int:
     finally:
         tmp_in.unlink(missing_ok=True)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    Path(report).write_text(json.dumps({"error": error, "seconds": time.perf_counter() - t0,
-                                        "peak_mb": peak}))
+    tmp = Path(report).with_suffix(".tmp")  # the runner never reads a report cut short
+    tmp.write_text(json.dumps({"error": error, "seconds": time.perf_counter() - t0,
+                               "peak_mb": peak}))
+    tmp.replace(report)
     print(f"[{time.strftime('%H:%M:%S')}] {'failed: ' + error if error else 'finished'}",
           flush=True)
     return 0 if not error else 1
@@ -332,8 +336,13 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
                else paths.notebook_dir() if profile == "cpu" else None)
     agg_root = out_root / "figures" if out_root else paths.fig_dir()
     readme = None if out_root else paths.root() / "README.md"
-    for line in publish.recover(fig_root, nb_root, agg_root, readme):  # after a kill
-        print(f"recovered {line}", flush=True)
+    # after a kill: every profile's outputs feed the derived files, so repair them all
+    repairs = ([(fig_root, nb_root)] if out_root else
+               [(d, paths.notebook_dir() if d.name == "cpu" else None)
+                for d in sorted(paths.fig_dir().glob("*")) if d.is_dir()])
+    for where, notebooks in repairs:
+        for line in publish.recover(where, notebooks, agg_root, readme):
+            print(f"recovered {line}", flush=True)
     _clean_stale_staging(build)
     locks = _lock(sources, fig_root)
     # one staging directory per runner process, so that concurrent runs never share one
@@ -366,6 +375,10 @@ def run(names: list[str], profile: str = "cpu", jobs: int = 1, params: dict | No
               f"{', '.join(running) or 'none'} and never started "
               f"{', '.join(s.stem for s in pending) or 'none'} (nothing of those was "
               "published)", flush=True)
+        raise
+    except BaseException:  # any other error: stop the workers and clean up before it goes on
+        _stop(active)
+        shutil.rmtree(stage_root, ignore_errors=True)
         raise
     finally:
         if previous is not None:

@@ -137,3 +137,25 @@ def test_recover_leaves_a_notebook_another_run_holds(repo):
         held.close()
     publish.recover(figs, repo / "notebooks", repo / "figures", None)
     assert not (figs / ".01_a.new").exists()
+
+
+def test_a_ctrl_c_during_a_publish_lands_after_it(repo, monkeypatch):
+    """SIGINT in the middle of the renames (numpy's BLAS threads are running, so a thread mask
+    would not hold it back) is raised only once the publish is complete."""
+    import signal
+
+    real_rename = Path.rename
+    sent = []
+
+    def rename(self, target):
+        if not sent:
+            sent.append(1)
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(KeyboardInterrupt):
+        _publish(repo)
+    monkeypatch.undo()
+    assert sent and _state(repo) == ("new figure", "new notebook", "new")
+    assert _leftovers(repo) == []
