@@ -1,7 +1,7 @@
 """Driver of notebook 07 (``notebooks/07_finite_vs_infinite.py``): finite versus infinite
 networks, after Lee et al. 2020 (*Finite Versus Infinite Neural Networks: an Empirical Study*,
-NeurIPS; arXiv:2007.15801). This version: the kernel findings and the centred/ensembled
-networks moved from notebook 01 (the trained-network findings are still to come).
+NeurIPS; arXiv:2007.15801). This version: the kernel findings, the centred/ensembled networks
+moved from notebook 01, and trained FC networks (the trained CNNs are still to come).
 
 Sections and what their functions return:
 
@@ -16,6 +16,12 @@ Sections and what their functions return:
 3. :func:`compute_precision` - kernels computed *and* solved in float32 against float64.
 4. :func:`compute_zca` - regularised ZCA (fitted on the training pool) with both kernels.
 5. :func:`compute_centred_ensembles` - FC networks, plain and centred, vs the NTK prediction.
+6. :func:`compute_width_study` - trained FC nets (NTK and standard parameterisation, plain and
+   centred) across widths, learning rate and stopping step chosen on validation
+   (:func:`choose_networks`), against the FC kernel (:func:`kernel_vs_network`), NTK vs SP
+   (:func:`parameterisation_pairs`) and across widths (:func:`width_steps`);
+   :func:`compute_decay_study` - weight decay and learning rate vs the distance to the NTK
+   prediction (:func:`decay_contrasts`).
 
 Data handling: images are standardised per example (over all pixels and channels); FC kernels see
 the flat vector, CNN-VEC the same values as an (H, W, C) image. Targets are the -0.1/0.9 one-hot
@@ -37,6 +43,7 @@ import math
 from dataclasses import dataclass, field
 
 import jax
+import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
@@ -150,6 +157,47 @@ CLAIMS = claims.collect(
           criterion="slope > -0.15 and distance at the widest width > 0.3",
           kind="check",
           test=lambda summary, slopes: _uncentred_no_converge(summary, slopes)),
+    Claim("kernel_beats_fc_net",
+          "The FC kernel outperforms the trained FC network of the same architecture",
+          source=_abstract("kernel methods outperform fully-connected finite-width networks, but "
+                           "underperform convolutional finite width networks") + " (FC part; "
+                           "the convolutional part needs trained CNNs: `full`)",
+          criterion="at NET_N_TRAIN: the validation-chosen FC kernel (NNGP or NTK, ridge) minus "
+                    "the validation-chosen trained FC net (plain or centred, parameterisation, "
+                    "width, learning rate, stopping step; test answers averaged over seeds) "
+                    "> 2 paired s.e. on the shared test points",
+          test=lambda kvn: _kernel_beats_net(kvn)),
+    Claim("ntk_param_beats_sp",
+          "NTK parameterisation outperforms standard parameterisation at the widest widths, "
+          "each with its learning rate and stopping step chosen on validation",
+          source=_abstract("the NTK parameterization outperforms the standard parameterization "
+                           "for finite width networks"),
+          criterion="plain (uncentred) nets: holds if NTK - SP > 2 paired s.e. at the widest "
+                    "width, or > 0 at both of the two widest; fails if SP - NTK > 2 paired "
+                    "s.e. at either of the two widest; otherwise inconclusive (a tie within the "
+                    "noise)",
+          test=lambda pp: _ntk_param_beats_sp(pp)),
+    Claim("width_non_monotone",
+          "The validation-chosen accuracy of FC nets depends non-monotonically on width, and "
+          "not (only) through the interpolation threshold",
+          source=_abstract("finite network performance depends non-monotonically on width in "
+                           "ways not captured by double descent phenomena"),
+          criterion="plain (uncentred) nets, for at least one parameterisation: some wider "
+                    "width beats a narrower one by > 2 paired s.e. AND some wider width loses "
+                    "to a narrower one by > 2 paired s.e., the narrower of that pair already "
+                    "above the interpolation threshold (parameters > n x classes); "
+                    "seed-averaged test answers; replaces notebook 01's wider_is_better",
+          test=lambda steps: _width_non_monotone(steps)),
+    Claim("decay_lr_break_correspondence",
+          "Weight decay and a large learning rate move a centred network away from the NTK "
+          "gradient-flow prediction at the same time t = lr x steps",
+          source=_abstract("weight decay and the use of a large learning rate break the "
+                           "correspondence between finite and infinite networks"),
+          criterion="both: distance at the largest L2 minus at L2 = 0, and distance at the "
+                    "largest learning rate minus at the smallest, > 2 s.e. over seeds (paired by "
+                    "initialisation); accuracy is recorded without a claim (the abstract fixes "
+                    "no direction)",
+          test=lambda contrasts: _decay_lr_break(contrasts)),
 )
 
 
@@ -786,6 +834,338 @@ def finite_records(summary: pd.DataFrame, slopes: pd.Series) -> dict[str, float]
 
 
 # ---------------------------------------------------------------------------------------------
+# 6. Trained FC networks vs their kernels: parameterisation, width, weight decay, learning rate
+
+PARAMS = ("ntk", "standard")
+VARIANTS = ("plain", "centred")  # f trained, or f - f0 (section 5)
+RUN_KEY = ("variant", "param", "width", "lr_frac", "seed", "step")
+PARAM_LABEL = {"ntk": "NTK param.", "standard": "standard param."}
+PARAM_COLOUR = {"ntk": plotting.colour("ntp"), "standard": plotting.colour("sp")}
+
+
+def top_ntk_eigenvalue(apply_fn, params, x: np.ndarray, iters: int = 20, seed: int = 0) -> float:
+    """Largest eigenvalue of a network's empirical NTK on ``x`` (the (n k) x (n k) Gram matrix
+    ``J J^T`` of the Jacobian of all outputs), by power iteration on ``J^T J`` with a
+    jvp/vjp pair (no Jacobian is formed). Gradient descent on the MSE loss
+    ``1/(2n) sum ||f - y||^2`` is stable (near initialisation) below ``lr = 2 n / lambda_max``.
+
+    Args:
+        params: one network's parameters; x: (n, ...) inputs.
+    """
+    xj = jnp.asarray(x, jnp.float32)
+    leaves, tree = jax.tree_util.tree_flatten(params)
+    keys = jax.random.split(jax.random.PRNGKey(seed), len(leaves))
+    v = jax.tree_util.tree_unflatten(tree, [jax.random.normal(k, a.shape, a.dtype)
+                                            for k, a in zip(keys, leaves)])
+    norm = lambda t: jnp.sqrt(sum(jnp.sum(a**2) for a in jax.tree_util.tree_leaves(t)))
+
+    # params and x are arguments, not closure constants: XLA would constant-fold the products
+    # (slow, and it logs a "Constant folding ... > 1s" message into the notebook)
+    @jax.jit
+    def power(v, p, xs):
+        f = lambda q: apply_fn(q, xs)
+        _, jv = jax.jvp(f, (p,), (v,))
+        u = jax.vjp(f, p)[1](jv)[0]
+        nu = norm(u)
+        return jax.tree_util.tree_map(lambda a: a / nu, u), nu / norm(v)
+
+    lam = jnp.nan
+    for _ in range(iters):
+        v, lam = power(v, params, xj)
+    return float(lam)
+
+
+def net_record_steps(steps: int, n_records: int = 5) -> list[int]:
+    """Halvings of ``steps`` (the candidate stopping steps, chosen on validation), with 0."""
+    return sorted({0, *(max(1, round(steps / 2**i)) for i in range(n_records))})
+
+
+def _net(depth: int, width: int, weight_var: float, bias_var: float, param: str, k: int):
+    return architectures.fc(depth, width=int(width), W_std=math.sqrt(weight_var),
+                            b_std=math.sqrt(bias_var), parameterization=param, out_dim=k)
+
+
+def _acc_rows(f: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(E, m) bool: correct answers of each member; non-finite outputs (diverged) count wrong."""
+    ok = np.isfinite(f).all(axis=-1)
+    return (np.argmax(np.nan_to_num(f), axis=-1) == np.asarray(y)) & ok
+
+
+@dataclass
+class NetStudy:
+    """Trained FC networks: ``runs`` one row per (variant, param, width, lr_frac, seed, step)
+    with lr, lambda_max, val_acc, test_acc, train_loss, n_params; ``correct`` {same key: (m,)
+    bool} on the shared test points."""
+
+    runs: pd.DataFrame
+    correct: dict
+
+
+def compute_width_study(split: tuple[Split, Split, Split], n: int, widths, lr_fractions,
+                        steps: int, n_seeds: int, depth: int, weight_var: float,
+                        bias_var: float, seed: int) -> NetStudy:
+    """FC nets (ReLU, ``depth`` hidden layers, the kernels' sigma_w^2 and sigma_b^2) in both
+    parameterisations at each width, full-batch gradient descent on the MSE loss to the
+    kernels' targets, on the first ``n`` points of the nested pool.
+
+    The learning rates of each (parameterisation, width) are fractions of ``2 n / lambda_max``,
+    lambda_max the largest eigenvalue of that network's own empirical NTK at initialisation
+    (:func:`top_ntk_eigenvalue`, first seed): the edge of stability of gradient descent, which
+    scales like 1/width in standard parameterisation and not at all in NTK parameterisation, so
+    the same fractions are a fair grid for both. Every (learning rate, seed) is one member of a
+    vmapped grid (:func:`ntkpaper.training.train_mse_grid`); validation and test outputs are
+    recorded at :func:`net_record_steps` (the stopping step is chosen on validation).
+    """
+    pool, val, test = split
+    train = pool.head(n)
+    x_eval = np.vstack([val.x, test.x])
+    nv, k = len(val), train.t.shape[1]
+    fracs = [float(f) for f in lr_fractions]
+    record = net_record_steps(int(steps))
+    rows, correct = [], {}
+    jobs = [(p, int(w)) for p in PARAMS for w in widths]
+    for param, width in progress(jobs, desc="07 trained nets", unit="net"):
+        init_fn, apply_fn, _ = _net(depth, width, weight_var, bias_var, param, k)
+        # the same random draws for both parameterisations
+        one = training.init_ensemble(init_fn, jax.random.fold_in(jax.random.PRNGKey(seed),
+                                                                 1000 + width),
+                                     n_seeds, train.x.shape[1:])
+        first = jax.tree_util.tree_map(lambda a: a[0], one)
+        lam = top_ntk_eigenvalue(apply_fn, first, train.x, seed=seed)
+        lrs = [f * 2 * n / lam for f in fracs]
+        grid = jax.tree_util.tree_map(lambda a: jnp.concatenate([a] * len(fracs)), one)
+        for variant in VARIANTS:
+            out = training.train_mse_grid(apply_fn, grid, train.x, train.t, x_eval,
+                                          np.repeat(lrs, n_seeds), record,
+                                          centre=variant == "centred")
+            for ti, s in enumerate(record):
+                f = np.asarray(out["eval"][ti], np.float64)
+                ok_val, ok_test = _acc_rows(f[:, :nv], val.y), _acc_rows(f[:, nv:], test.y)
+                for e in range(len(f)):
+                    fi, si = divmod(e, n_seeds)
+                    key = (variant, param, width, fracs[fi], si, int(s))
+                    correct[key] = ok_test[e]
+                    rows.append(dict(zip(RUN_KEY, key), lr=lrs[fi], lambda_max=lam,
+                                     val_acc=float(ok_val[e].mean()),
+                                     test_acc=float(ok_test[e].mean()),
+                                     train_loss=float(out["train_loss"][ti][e])))
+    runs = pd.DataFrame(rows)
+    runs["n_params"] = [_fc_params(train.x.shape[1], w, depth, k) for w in runs.width]
+    return NetStudy(runs, correct)
+
+
+def _fc_params(d: int, width: int, depth: int, k: int) -> int:
+    return (d + 1) * width + (depth - 1) * (width + 1) * width + (width + 1) * k
+
+
+def choose_networks(study: NetStudy) -> tuple[pd.DataFrame, dict]:
+    """Per (variant, param, width): the learning rate and stopping step (> 0) with the best
+    validation accuracy averaged over seeds; its test accuracy (mean and s.d. over seeds).
+
+    Returns:
+        (table: variant, param, width, n_params, lr_frac, lr, step, val_acc, test_acc, test_sd,
+        lr_edge (the grid's largest or smallest fraction), last_step (the budget's last
+        step: the net may be limited by the budget), {(variant, param, width): (m,)
+        fraction of seeds answering each test point correctly}).
+    """
+    r = study.runs[study.runs.step > 0]
+    mean = r.groupby(["variant", "param", "width", "lr_frac", "step"], sort=False).agg(
+        val_acc=("val_acc", "mean"), test_acc=("test_acc", "mean"), test_sd=("test_acc", "std"),
+        lr=("lr", "first"), n_params=("n_params", "first")).reset_index()
+    fracs = sorted(set(r.lr_frac))
+    rows, correct = [], {}
+    for (variant, param, width), g in mean.groupby(["variant", "param", "width"], sort=False):
+        best = g.loc[g.val_acc.idxmax()]  # ties: the first (smallest lr, earliest step)
+        seeds = sorted(set(r.seed))
+        key = (variant, param, int(width))
+        correct[key] = np.mean([study.correct[(*key, best.lr_frac, s, int(best.step))]
+                                for s in seeds], axis=0)
+        rows.append({"variant": variant, "param": param, "width": int(width),
+                     "n_params": int(best.n_params),
+                     "lr_frac": best.lr_frac, "lr": best.lr, "step": int(best.step),
+                     "val_acc": best.val_acc, "test_acc": best.test_acc, "test_sd": best.test_sd,
+                     "lr_edge": best.lr_frac in (fracs[0], fracs[-1]),
+                     "last_step": int(best.step) == int(r.step.max())})
+    return pd.DataFrame(rows), correct
+
+
+def kernel_vs_network(reg: Regression, dataset: str, n: int, chosen: pd.DataFrame,
+                      correct: dict) -> pd.DataFrame:
+    """The validation-chosen FC kernel (NNGP or NTK, ridge, section 1) against the
+    validation-chosen trained FC network (parameterisation, width, learning rate, step), paired
+    on the shared test points.
+
+    Returns:
+        One row: kernel, kernel_acc, net (its label), net_acc, diff (kernel - net), se,
+        budget_limited (the net chose the last step or an edge of the learning-rate grid).
+    """
+    t = reg.table
+    t = t[(t.dataset == dataset) & (t.arch == "fc") & (t.n == n) & (t.method == "ridge")]
+    if t.empty:
+        raise ValueError(f"no FC kernel at n={n} for {dataset}: NET_N_TRAIN must be one of "
+                         "FC_N_TRAIN_SIZES")
+    kern = t.loc[t.val_acc.idxmax()]
+    net = chosen.loc[chosen.val_acc.idxmax()]
+    k_correct = reg.correct[(dataset, "fc", kern.kernel, int(n), "ridge")].astype(float)
+    d, se = stats.paired_difference(k_correct, correct[(net.variant, net.param, int(net.width))])
+    return pd.DataFrame([{"kernel": kern.kernel, "kernel_acc": kern.test_acc,
+                          "net": f"{net.variant}, {PARAM_LABEL[net.param]}, width {net.width}",
+                          "net_acc": net.test_acc, "diff": d, "se": se,
+                          "budget_limited": bool(net.last_step or net.lr_edge)}])
+
+
+def parameterisation_pairs(chosen: pd.DataFrame, correct: dict) -> pd.DataFrame:
+    """NTK - standard parameterisation test accuracy per width (each validation-chosen), with
+    the paired s.e. over the shared test points (seed-averaged answers).
+
+    Returns:
+        Columns: width, ntk, standard, diff, se.
+    """
+    rows = []
+    for variant, g in chosen.groupby("variant", sort=False):
+        acc = g.pivot_table(index="width", columns="param", values="test_acc")
+        for w in acc.index:
+            d, se = stats.paired_difference(correct[(variant, "ntk", w)],
+                                            correct[(variant, "standard", w)])
+            rows.append({"variant": variant, "width": int(w), "ntk": acc.ntk[w],
+                         "standard": acc.standard[w], "diff": d, "se": se})
+    return pd.DataFrame(rows)
+
+
+def width_steps(chosen: pd.DataFrame, correct: dict, threshold: float) -> pd.DataFrame:
+    """Every pair of widths (narrower, wider) of each parameterisation: acc(wider) -
+    acc(narrower) with its paired s.e., and whether both lie above the interpolation threshold
+    (parameter count > ``threshold`` = n x classes).
+
+    Returns:
+        Columns: param, narrow, wide, diff, se, above_threshold.
+    """
+    rows = []
+    for (variant, param), g in chosen.groupby(["variant", "param"], sort=False):
+        g = g.sort_values("width")
+        for i, a in enumerate(g.itertuples()):
+            for b in list(g.itertuples())[i + 1:]:
+                d, se = stats.paired_difference(correct[(variant, param, b.width)],
+                                                correct[(variant, param, a.width)])
+                rows.append({"variant": variant, "param": param, "narrow": a.width,
+                             "wide": b.width, "diff": d, "se": se,
+                             "above_threshold": bool(a.n_params > threshold)})
+    return pd.DataFrame(rows)
+
+
+def interpolation_threshold(split: tuple[Split, Split, Split], n: int, depth: int
+                            ) -> tuple[int, float]:
+    """``(n x classes, the width at which the FC net's parameter count reaches it)``."""
+    pool = split[0]
+    k = pool.t.shape[1]
+    return n * k, interpolation_width(pool.x.shape[1], depth, k, n * k)
+
+
+def interpolation_width(d: int, depth: int, k: int, threshold: float) -> float:
+    """The (real) width at which the FC net's parameter count equals ``threshold``."""
+    a, b, c = depth - 1, d + 1 + (depth - 1) + k, k - threshold
+    return (-b + math.sqrt(b * b - 4 * a * c)) / (2 * a) if a else -c / b
+
+
+def compute_decay_study(split: tuple[Split, Split, Split], ks: Kernels, n: int, width: int,
+                        lr_fractions, l2s, steps: int, n_seeds: int, depth: int,
+                        weight_var: float, bias_var: float, seed: int) -> pd.DataFrame:
+    """Weight decay and large learning rates against the kernel correspondence, at one width.
+
+    Centred FC nets (NTK parameterisation; ``f - f0`` trained, so the distance measures the
+    correspondence and not the random initial function) trained for the same time ``T`` by
+    gradient descent, compared with the NTK gradient-flow prediction at ``T`` (section 1's
+    float64 kernel of the same depth). Learning rates are fractions of ``2 n / lambda_max`` of
+    the *analytic* NTK (the linearised model's edge of stability); the smallest runs ``steps``
+    steps, which fixes ``T``, and each other rate runs ``T / lr`` steps. The L2 strengths are
+    run at the smallest learning rate. All settings and seeds are one vmapped grid (the same
+    initialisations for every setting).
+
+    Returns:
+        One row per (kind "lr"/"l2", lr_frac, l2, seed): lr, steps, t, rel_dist (test outputs vs
+        the prediction), test_acc, and the prediction's test accuracy ``kernel_acc``.
+    """
+    pool, _, test = split
+    train = pool.head(n)
+    sub = ks.head(n)
+    k_train, k_test = sub.train["ntk"], sub.others[1]["ntk"]
+    lam = float(np.linalg.eigvalsh(k_train)[-1])
+    fracs = sorted(float(f) for f in lr_fractions)
+    settings = [("lr", f, 0.0) for f in fracs] + [("l2", fracs[0], float(v)) for v in l2s]
+    lr0 = fracs[0] * 2 * n / lam
+    t_end = lr0 * steps
+    own = [max(1, round(t_end / (f * 2 * n / lam))) for _, f, _ in settings]
+    record = sorted({0, *own})
+    solver = kernels.EigenSolver(k_train, k_test, train.t)
+    init_fn, apply_fn, _ = _net(depth, width, weight_var, bias_var, "ntk", train.t.shape[1])
+    one = training.init_ensemble(init_fn, jax.random.fold_in(jax.random.PRNGKey(seed), 7),
+                                 n_seeds, train.x.shape[1:])
+    grid = jax.tree_util.tree_map(lambda a: jnp.concatenate([a] * len(settings)), one)
+    lrs = np.repeat([f * 2 * n / lam for _, f, _ in settings], n_seeds)
+    wds = np.repeat([l2 for *_, l2 in settings], n_seeds)
+    out = training.train_mse_grid(apply_fn, grid, train.x, train.t, test.x, lrs, record,
+                                  weight_decays=wds, centre=True)
+    rows = []
+    for i, (kind, frac, l2) in enumerate(settings):
+        s = own[i]
+        t = frac * 2 * n / lam * s
+        limit = solver.gradient_flow(t)
+        f = np.asarray(out["eval"][record.index(s)], np.float64)
+        for j in range(n_seeds):
+            fj = f[i * n_seeds + j]
+            finite = bool(np.isfinite(fj).all())
+            rows.append({"kind": kind, "lr_frac": frac, "l2": l2, "seed": j,
+                         "lr": frac * 2 * n / lam, "steps": s, "t": t,
+                         "rel_dist": stats.relative_distance(fj, limit) if finite else math.inf,
+                         "test_acc": float(_acc_rows(fj[None], test.y)[0].mean()),
+                         "kernel_acc": stats.accuracy(limit, test.y)})
+    return pd.DataFrame(rows)
+
+
+def decay_contrasts(decay: pd.DataFrame) -> pd.DataFrame:
+    """Per kind ("lr", "l2"): mean distance and accuracy at each grid value, and the distance at
+    the grid's largest value minus at its smallest (L2 = 0 for "l2"), paired by seed, with its
+    s.e. over seeds.
+
+    Returns:
+        Columns: kind, value, dist, dist_sd, acc, diff (largest - smallest; on the largest
+        value's row), se.
+    """
+    rows = []
+    for kind, col in (("lr", "lr_frac"), ("l2", "l2")):
+        g = decay[decay.kind == kind]
+        if kind == "l2":
+            g = pd.concat([decay[(decay.kind == "lr") & (decay.lr_frac == decay.lr_frac.min())],
+                           g])
+        vals = sorted(set(g[col]))
+        base = g[g[col] == vals[0]].sort_values("seed").rel_dist.to_numpy()
+        for v in vals:
+            h = g[g[col] == v].sort_values("seed")
+            d, se = stats.paired_difference(h.rel_dist.to_numpy(), base)
+            rows.append({"kind": kind, "value": v, "dist": h.rel_dist.mean(),
+                         "dist_sd": h.rel_dist.std(), "acc": h.test_acc.mean(),
+                         "diff": d, "se": se})
+    return pd.DataFrame(rows)
+
+
+def network_records(kvn: pd.DataFrame, chosen: pd.DataFrame, param_pairs: pd.DataFrame,
+                    contrasts: pd.DataFrame) -> dict[str, float]:
+    """Ledger entries: kernel - net, the chosen nets' test accuracies per (param, width),
+    NTK - SP per width, and the distance and accuracy along the L2 and learning-rate grids."""
+    out = {"kernel_minus_fc_net": float(kvn["diff"].iloc[0]),
+           "fc_net_acc": float(kvn.net_acc.iloc[0]), "fc_kernel_acc": float(kvn.kernel_acc.iloc[0])}
+    for r in chosen.itertuples():
+        tag = f"{'sp' if r.param == 'standard' else 'ntk'}_{r.variant}_w{r.width}"
+        out[f"net_acc_{tag}"] = r.test_acc
+    for r in param_pairs.itertuples():
+        out[f"ntk_minus_sp_{r.variant}_w{r.width}"] = r.diff
+    for r in contrasts.itertuples():
+        out[f"decay_dist_{r.kind}_{r.value:g}"] = r.dist
+        out[f"decay_acc_{r.kind}_{r.value:g}"] = r.acc
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 # Claims' tests
 
 
@@ -860,6 +1240,53 @@ def _uncentred_no_converge(summary: pd.DataFrame, slopes: pd.Series) -> claims.V
     plain = summary[summary.variant == "plain"].sort_values("width")
     s, widest = slopes["plain"], plain.dist_single.iloc[-1]
     return f"slope {s:.2f}, distance at widest {widest:.2f}", s > -0.15 and widest > 0.3
+
+
+def _kernel_beats_net(kvn: pd.DataFrame) -> claims.Verdict:
+    r = kvn.iloc[0]
+    text = (f"{plotting.label(r.kernel)} kernel {r.kernel_acc:.4f} vs net ({r.net}) "
+            f"{r.net_acc:.4f}: {r['diff']:+.4f} +- {r.se:.4f}")
+    if r.get("budget_limited", False):
+        text += " (the net chose the last step or an edge of the lr grid: budget-limited)"
+    return text, bool(r["diff"] > 2 * r.se)
+
+
+def _ntk_param_beats_sp(pp: pd.DataFrame) -> claims.Verdict:
+    last = pp[pp.variant == "plain"].sort_values("width").tail(2)
+    text = "; ".join(f"width {r.width}: NTK - SP {r.diff:+.4f} +- {r.se:.4f}"
+                     for r in last.itertuples())
+    widest = last.iloc[-1]
+    if (last["diff"] < -2 * last.se).any():
+        return text, False
+    if widest["diff"] > 2 * widest.se or (last["diff"] > 0).all():
+        return text, True
+    return text + " (within the noise: inconclusive)", None
+
+
+def _width_non_monotone(steps: pd.DataFrame) -> claims.Verdict:
+    parts, held = [], False
+    for param, g in steps[steps.variant == "plain"].groupby("param", sort=False):
+        up = g[g["diff"] > 2 * g.se]
+        down = g[(g["diff"] < -2 * g.se) & g.above_threshold]
+        drop = g.loc[(g["diff"] / g.se.where(g.se > 0)).idxmin()] if len(g) else None
+        parts.append(f"{PARAM_LABEL[param]}: {len(up)} significant rises, {len(down)} "
+                     f"significant drops above the threshold"
+                     + (f" (largest drop {drop.narrow}->{drop.wide}: {drop['diff']:+.4f} +- "
+                        f"{drop.se:.4f})" if drop is not None else ""))
+        held = held or (len(up) > 0 and len(down) > 0)
+    return "; ".join(parts), held
+
+
+def _decay_lr_break(contrasts: pd.DataFrame) -> claims.Verdict:
+    parts, ok = [], True
+    for kind, word in (("l2", "L2"), ("lr", "lr")):
+        g = contrasts[contrasts.kind == kind].sort_values("value")
+        r = g.iloc[-1]
+        sig = bool(not np.isfinite(r.dist) or r["diff"] > 2 * r.se)  # inf: diverged
+        ok = ok and sig
+        parts.append(f"{word} {g.value.iloc[0]:g}->{r.value:g}: distance {g.dist.iloc[0]:.3f}"
+                     f"->{r.dist:.3f} ({r['diff']:+.3f} +- {r.se:.3f})")
+    return "; ".join(parts), ok
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1027,4 +1454,53 @@ def plot_centred_ensembles(summary: pd.DataFrame, slopes: pd.Series, limits: pd.
         ax.set_xlabel("width")
         ax.legend(fontsize="x-small")
     fig.suptitle(f"Centred and ensembled FC networks (n={n_train}): {caption}")
+    return fig
+
+
+def plot_trained_networks(chosen: pd.DataFrame, kvn: pd.DataFrame, pp: pd.DataFrame,
+                          contrasts: pd.DataFrame, threshold_width: float, n: int, width: int,
+                          caption: str):
+    """(a) validation-chosen test accuracy vs width, both parameterisations (mean +- s.d. over
+    seeds), the chosen kernel's, and the interpolation threshold; (b) NTK - SP per width with
+    +-2 paired s.e.; (c) distance to the NTK prediction and accuracy vs L2 strength; (d) the
+    same vs learning rate (fraction of the kernel's 2 n / lambda_max)."""
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4.1))
+    for (variant, param), g in chosen.groupby(["variant", "param"], sort=False):
+        g = g.sort_values("width")
+        axes[0].errorbar(g.width, g.test_acc, yerr=g.test_sd.fillna(0), marker="o", capsize=3,
+                         ls="-" if variant == "plain" else "--",
+                         label=f"{PARAM_LABEL[param]}, {variant}", color=PARAM_COLOUR[param])
+    k = kvn.iloc[0]
+    axes[0].axhline(k.kernel_acc, color=plotting.colour(k.kernel), lw=1,
+                    label=f"FC {plotting.label(k.kernel)} kernel (chosen)")
+    axes[0].axvline(threshold_width, color="k", ls=":", lw=1,
+                    label=f"parameters = n x classes (width {threshold_width:.1f})")
+    axes[0].set(xscale="log", xlabel="width", ylabel="test accuracy",
+                title="(a) trained FC nets vs their kernel")
+    for variant, g in pp.groupby("variant", sort=False):
+        axes[1].errorbar(g.width, g["diff"], yerr=2 * g.se, marker="o", capsize=3, color="k",
+                         ls="-" if variant == "plain" else "--", label=variant)
+    axes[1].axhline(0, color="grey", lw=1)
+    axes[1].set(xscale="log", xlabel="width", ylabel="NTK - SP test accuracy (+-2 s.e.)",
+                title="(b) NTK vs standard parameterisation")
+    for ax, kind, xlabel in ((axes[2], "l2", "L2 strength (0 shown at the left)"),
+                             (axes[3], "lr", "learning rate / (2 n / lambda_max)")):
+        g = contrasts[contrasts.kind == kind].sort_values("value")
+        x = g.value.to_numpy(float)
+        if kind == "l2":
+            x = np.where(x > 0, x, x[x > 0].min() / 10 if (x > 0).any() else 1.0)
+        ax.errorbar(x, g.dist, yerr=g.dist_sd.fillna(0), marker="o", capsize=3, color="k",
+                    label="distance to the NTK prediction")
+        twin = ax.twinx()
+        twin.plot(x, g.acc, "--s", color=plotting.colour("ntk"), label="test accuracy")
+        twin.set_ylabel("test accuracy")
+        ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="relative distance")
+        twin.legend(fontsize="x-small", loc="lower right")
+    axes[2].set_title(f"(c) weight decay (width {width}, centred)")
+    axes[3].set_title(f"(d) learning rate (width {width}, centred)")
+    for ax in axes[:2]:
+        ax.legend(fontsize="x-small", loc="upper left")
+    for ax in axes[2:]:
+        ax.legend(fontsize="x-small", loc="center left")
+    fig.suptitle(f"Trained FC networks (n={n}): {caption}")
     return fig

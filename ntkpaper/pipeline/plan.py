@@ -628,6 +628,26 @@ def _nb07_centred(p) -> Work:
                 _compiles(2 * 2 * len(p.FINITE_WIDTHS)))
 
 
+def _nb07_trained_fc(p) -> Work:
+    # per parameterisation and width: a power iteration (20 jvp + vjp on the training set), then
+    # a vmapped grid of len(NET_LR_FRACTIONS) x NET_N_SEEDS nets trained plain and centred
+    # (6 n params per net and step), (val + test) outputs at ~6 record steps; the decay study:
+    # one grid of (lr fractions + L2 strengths) x seeds centred nets for NET_DECAY_STEPS steps
+    n, v = p.NET_N_TRAIN, p.N_VAL + p.N_TEST
+    e = len(p.NET_LR_FRACTIONS) * p.NET_N_SEEDS
+    nets = []
+    for w in p.NET_WIDTHS:
+        prm = _mlp_params(D_MNIST, w, p.FC_DEPTH)
+        nets.append(_train(p.NET_STEPS, e * 6 * n * prm, runs=2,
+                           extra=20 * 4 * n * prm + 2 * 6 * e * 2 * v * prm))
+    ed = (len(p.NET_DECAY_LR_FRACTIONS) + len(p.NET_L2S)) * p.NET_N_SEEDS
+    prm = _mlp_params(D_MNIST, p.NET_DECAY_WIDTH, p.FC_DEPTH)
+    nets.append(_train(p.NET_DECAY_STEPS, ed * 6 * n * prm,
+                       extra=ed * 2 * (len(p.NET_DECAY_LR_FRACTIONS) + 2) * p.N_TEST * prm))
+    return _sum({"host": 9 * n**3}, *nets,
+                _compiles(4 * len(p.NET_WIDTHS) + 2 * len(p.NET_DECAY_LR_FRACTIONS) + 4))
+
+
 def _nb07_memory(p) -> float:
     # the shared kernels of every data set (NNGP and NTK, float64, n x (n + val + test)) plus one
     # eigendecomposition's copies; or the precision study's FC kernels in two dtypes and three
@@ -691,7 +711,8 @@ MODELS: dict[str, NotebookModel] = {
     "07_finite_vs_infinite": NotebookModel(
         (Section("kernels", _nb07_kernels), Section("regression", _nb07_regression),
          Section("precision", _nb07_precision), Section("zca", _nb07_zca),
-         Section("centred_ensembles", _nb07_centred)),
+         Section("centred_ensembles", _nb07_centred),
+         Section("trained_fc", _nb07_trained_fc, rate_from="centred_ensembles")),
         _nb07_memory),
 }
 

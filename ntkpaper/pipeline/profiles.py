@@ -119,10 +119,15 @@ PROFILES: dict[str, dict[str, dict]] = {
                   "N_TEST": 60, "DIAG_REGS": [1e-4, 1e-2, 1.0],
                   "PRECISION_FC_N_TRAIN_SIZES": [40, 80], "ZCA_N_TRAIN": 20, "ZCA_N_FIT": 500,
                   "ZCA_STRENGTHS": [1.0], "FINITE_N_TRAIN": 32, "FINITE_N_TEST": 64,
-                  "FINITE_WIDTHS": [16, 64], "FINITE_N_MEMBERS": 2, "FINITE_STEPS": 4},
+                  "FINITE_WIDTHS": [16, 64], "FINITE_N_MEMBERS": 2, "FINITE_STEPS": 4,
+                  "NET_N_TRAIN": 40, "NET_WIDTHS": [4, 16], "NET_LR_FRACTIONS": [0.5, 1.0],
+                  "NET_STEPS": 2, "NET_DECAY_WIDTH": 16, "NET_DECAY_LR_FRACTIONS": [0.1, 1.0],
+                  "NET_L2S": [0.01], "NET_DECAY_STEPS": 2},
         # CIFAR-10 itself (must be present in data/). Sized by `--plan` from an uncommitted cpu
         # run (build/try07, 159 s): ~7.5 min on one H100 (ZCA at n=1000, was 2000; 8 members per
-        # width, was 16); to be re-checked once this notebook's cpu ledger is committed
+        # width, was 16); to be re-checked once this notebook's cpu ledger is committed. Trained FC
+        # nets (section 6): widths to 1024 and 1000 steps, ~92 s of an estimated 9.2 min by
+        # `--plan` from an uncommitted cpu run (build/try07b, 270 s; 2048 and 2000 steps: ~13 min)
         "full": {"DATASETS": ["mnist", "cifar10"],
                  "FC_N_TRAIN_SIZES": [250, 500, 1000, 2000, 5000, 10000],
                  "CNN_N_TRAIN_SIZES": [250, 500, 1000, 2000], "N_VAL": 2000, "N_TEST": 10000,
@@ -131,7 +136,9 @@ PROFILES: dict[str, dict[str, dict]] = {
                  "ZCA_STRENGTHS": [0.001, 0.01, 0.1, 1.0], "FINITE_N_TRAIN": 1000,
                  "FINITE_N_TEST": 10000,
                  "FINITE_WIDTHS": [64, 128, 256, 512, 1024, 2048, 4096, 8192],
-                 "FINITE_STEPS": 1000},
+                 "FINITE_STEPS": 1000, "NET_N_TRAIN": 1000,
+                 "NET_WIDTHS": [4, 16, 64, 256, 1024], "NET_STEPS": 1000,
+                 "NET_N_SEEDS": 3, "NET_DECAY_WIDTH": 1024, "NET_DECAY_STEPS": 1000},
     },
 }
 

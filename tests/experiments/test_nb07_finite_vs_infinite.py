@@ -361,3 +361,98 @@ def test_figures_draw_from_the_tables(monkeypatch):
     assert exp.data_title(["mnist", "fashion_mnist"]) == (
         "MNIST and Fashion-MNIST (stand-in for CIFAR-10)")
     assert exp.pool_size([125, 250], [100], [4000]) == 4000
+
+
+# ---- trained FC networks (section 6) -------------------------------------------------------------
+
+def test_top_ntk_eigenvalue_matches_the_jacobian():
+    init_fn, apply_fn, _ = architectures.fc(2, width=8, W_std=math.sqrt(2.0), b_std=0.2,
+                                            out_dim=3)
+    params = init_fn(jax.random.PRNGKey(0), (5,))[1]
+    x = np.random.default_rng(0).normal(size=(6, 5))
+    jac = jax.jacobian(lambda p: apply_fn(p, jax.numpy.asarray(x, "float32")))(params)
+    rows = np.hstack([np.asarray(j).reshape(18, -1) for j in jax.tree_util.tree_leaves(jac)])
+    exact = np.linalg.eigvalsh(rows @ rows.T)[-1]
+    assert exp.top_ntk_eigenvalue(apply_fn, params, x, iters=200) == pytest.approx(exact,
+                                                                                 rel=1e-3)
+
+
+def test_interpolation_threshold_counts_parameters():
+    split = (_split(20, shape=(16,)), None, None)
+    threshold, width = exp.interpolation_threshold(split, 20, 3)
+    assert threshold == 60
+    # 16 inputs, 3 hidden layers of width w, 3 outputs, biases included
+    assert exp._fc_params(16, width, 3, 3) == pytest.approx(60, abs=1e-6)
+    assert exp.net_record_steps(300) == [0, 19, 38, 75, 150, 300]
+
+
+def test_trained_network_study_on_a_tiny_problem():
+    splits, st, shared, reg = _regression()
+    study = exp.compute_width_study(splits["toy"], 20, [4, 8], [0.5, 1.0], 2, 2, 2, 2.0, 0.05,
+                                    0)
+    records = len(exp.net_record_steps(2))
+    assert len(study.runs) == 2 * 2 * 2 * 2 * 2 * records
+    # the standard parameterisation's edge of stability is at a smaller learning rate
+    lam = study.runs.groupby(["param", "width"]).lambda_max.first()
+    assert (lam["standard"] > lam["ntk"]).all()
+    chosen, correct = exp.choose_networks(study)
+    assert len(chosen) == 8 and (chosen.step > 0).all()
+    assert chosen.last_step.dtype == bool and "budget_limited" in exp.kernel_vs_network(
+        reg, "toy", 20, chosen, correct)
+    assert {len(v) for v in correct.values()} == {15}
+    kvn = exp.kernel_vs_network(reg, "toy", 20, chosen, correct)
+    assert kvn["diff"].iloc[0] == pytest.approx(kvn.kernel_acc.iloc[0] - kvn.net_acc.iloc[0])
+    with pytest.raises(ValueError, match="FC_N_TRAIN_SIZES"):
+        exp.kernel_vs_network(reg, "toy", 25, chosen, correct)
+    pp = exp.parameterisation_pairs(chosen, correct)
+    assert len(pp) == 4 and np.allclose(pp["diff"], pp.ntk - pp.standard)
+    steps = exp.width_steps(chosen, correct, 60)
+    assert len(steps) == 4 and steps.above_threshold.all()
+    decay = exp.compute_decay_study(splits["toy"], shared[("toy", "fc")], 20, 8, [0.1, 1.0],
+                                    [0.01], 10, 2, 2, 2.0, 0.05, 0)
+    assert len(decay) == 3 * 2
+    assert np.allclose(decay.t, decay.t.iloc[0], rtol=0.1)  # the same time t for every setting
+    assert decay[decay.lr_frac == 1.0].steps.iloc[0] == 1
+    contrasts = exp.decay_contrasts(decay)
+    assert len(contrasts) == 2 + 2 and (contrasts.groupby("kind")["diff"].first() == 0).all()
+    rec = exp.network_records(kvn, chosen, pp, contrasts)
+    assert {"kernel_minus_fc_net", "net_acc_ntk_plain_w8", "ntk_minus_sp_centred_w4",
+            "decay_dist_l2_0.01", "decay_dist_lr_1"} <= set(rec)
+    fig = exp.plot_trained_networks(chosen, kvn, pp, contrasts, 3.5, 20, 8, "toy, profile test")
+    assert "profile test" in fig.get_suptitle()
+    plt.close(fig)
+
+
+def test_trained_network_claims():
+    kvn = pd.DataFrame([{"kernel": "nngp", "kernel_acc": 0.9, "net": "x", "net_acc": 0.8,
+                         "diff": 0.1, "se": 0.01}])
+    assert exp.CLAIMS["kernel_beats_fc_net"].evaluate(kvn)[1] is True
+    assert exp.CLAIMS["kernel_beats_fc_net"].evaluate(kvn.assign(diff=0.015))[1] is False
+    measured, holds = exp.CLAIMS["kernel_beats_fc_net"].evaluate(kvn.assign(budget_limited=True))
+    assert holds is True and "budget-limited" in measured
+
+    def pp(diffs, se=0.01):
+        return pd.DataFrame({"variant": "plain", "width": [64, 256, 1024], "ntk": 0.8,
+                             "standard": 0.8, "diff": diffs, "se": se})
+    claim = exp.CLAIMS["ntk_param_beats_sp"]
+    assert claim.evaluate(pp([-0.5, 0.0, 0.03]))[1] is True  # beyond 2 s.e. at the widest
+    assert claim.evaluate(pp([-0.5, 0.001, 0.002]))[1] is True  # ahead at both widest
+    assert claim.evaluate(pp([0.0, -0.03, 0.05]))[1] is False
+    assert claim.evaluate(pp([0.0, 0.01, -0.01]))[1] is None
+
+    def steps(drop_above):
+        return pd.DataFrame({"variant": "plain", "param": "ntk", "narrow": [4, 16],
+                             "wide": [16, 64], "diff": [0.1, -0.05], "se": 0.01,
+                             "above_threshold": [False, drop_above]})
+    assert exp.CLAIMS["width_non_monotone"].evaluate(steps(True))[1] is True
+    # a drop below the interpolation threshold is what double descent would explain
+    assert exp.CLAIMS["width_non_monotone"].evaluate(steps(False))[1] is False
+
+    def contrasts(lr_diff):
+        return pd.DataFrame({"kind": ["lr", "lr", "l2", "l2"], "value": [0.1, 1.8, 0.0, 0.1],
+                             "dist": [0.3, 0.3 + lr_diff, 0.3, 2.0], "dist_sd": 0.01,
+                             "acc": 0.8, "diff": [0.0, lr_diff, 0.0, 1.7], "se": 0.01})
+    claim = exp.CLAIMS["decay_lr_break_correspondence"]
+    assert claim.evaluate(contrasts(1.0))[1] is True
+    assert claim.evaluate(contrasts(0.01))[1] is False
+    assert claim.evaluate(contrasts(math.inf))[1] is True  # diverged: no correspondence left
