@@ -155,12 +155,15 @@ def train_mse_grid(apply_fn, params, x_train: np.ndarray, y_train: np.ndarray,
 
     Member e follows ``theta <- theta - lr_e (grad L(theta) + wd_e theta)``, i.e. gradient
     descent on ``L + (wd_e / 2) ||theta||^2`` (plain L2 on the trained parameters), with the MSE
-    loss of :func:`train_mse_ensemble`; ``centre`` trains ``f - f0`` as there.
+    loss of :func:`train_mse_ensemble`; ``centre`` trains ``f - f0`` as there. With a pytree of
+    strengths each parameter array has its own (e.g. :func:`layerwise_l2`).
 
     Args:
         apply_fn: ``(params, x) -> (N, k)``; params: ensemble parameters (leading axis E).
         x_train: (n, ...); y_train: (n, k); x_eval: (m, ...) inputs whose outputs are recorded.
-        learning_rates: (E,) step sizes; weight_decays: (E,) L2 strengths (default 0).
+        learning_rates: (E,) step sizes; weight_decays: (E,) L2 strengths (default 0), or a
+            pytree of ``params``' structure whose leaves are (E,) strengths (per array, per
+            member).
         record_steps: increasing step counts at which to record (0 = initialisation).
 
     Returns:
@@ -172,11 +175,20 @@ def train_mse_grid(apply_fn, params, x_train: np.ndarray, y_train: np.ndarray,
         raise ValueError(f"record_steps must be increasing and >= 0, got {record_steps}")
     size = len(jax.tree_util.tree_leaves(params)[0])
     lrs = jnp.asarray(learning_rates, jnp.float32)
-    wds = jnp.zeros(size, jnp.float32) if weight_decays is None else \
-        jnp.asarray(weight_decays, jnp.float32)
-    if lrs.shape != (size,) or wds.shape != (size,):
+    if weight_decays is None:
+        weight_decays = np.zeros(size)
+    if jax.tree_util.tree_structure(weight_decays) != jax.tree_util.tree_structure(params):
+        try:
+            per_member = np.asarray(weight_decays, np.float32)
+        except ValueError:
+            raise ValueError("weight_decays must be (E,) strengths or a pytree of params' "
+                             "structure with (E,) leaves") from None
+        weight_decays = jax.tree_util.tree_map(lambda _: per_member, params)
+    wds = jax.tree_util.tree_map(lambda w: jnp.asarray(w, jnp.float32), weight_decays)
+    shapes = {tuple(w.shape) for w in jax.tree_util.tree_leaves(wds)}
+    if lrs.shape != (size,) or shapes != {(size,)}:
         raise ValueError(f"need one learning rate and one weight decay per member ({size}), got "
-                         f"{lrs.shape} and {wds.shape}")
+                         f"{lrs.shape} and {sorted(shapes)}")
     x_train, y_train, x_eval = (jnp.asarray(a, jnp.float32) for a in (x_train, y_train, x_eval))
     f0_train = jax.vmap(lambda q: apply_fn(q, x_train))(params)
     f0_eval = jax.vmap(lambda q: apply_fn(q, x_eval))(params)
@@ -191,13 +203,16 @@ def train_mse_grid(apply_fn, params, x_train: np.ndarray, y_train: np.ndarray,
     def step(carry, _, x, y):
         p, off, lr, wd = carry
         g = jax.grad(loss)(p, off, x, y)
-        p = jax.tree_util.tree_map(lambda a, b: a - lr * (b + wd * a), p, g)
+        p = jax.tree_util.tree_map(lambda a, b, w: a - lr * (b + w * a), p, g, wd)
         return (p, off, lr, wd), None
 
-    @partial(jax.jit, static_argnums=1)
+    # the number of steps is traced (a while loop), so one compilation serves every interval
+    # between record steps
+    @jax.jit
     def advance(p, n, x, y, off, lr, wd):
         def run(p, off, lr, wd):
-            return jax.lax.scan(partial(step, x=x, y=y), (p, off, lr, wd), None, length=n)[0][0]
+            body = lambda _, c: step(c, None, x, y)[0]
+            return jax.lax.fori_loop(0, n, body, (p, off, lr, wd))[0]
         return jax.vmap(run)(p, off, lr, wd)
 
     @jax.jit
@@ -217,3 +232,43 @@ def train_mse_grid(apply_fn, params, x_train: np.ndarray, y_train: np.ndarray,
             losses.append(np.asarray(lo))
     return {"steps": np.asarray(record_steps), "eval": np.stack(outs),
             "train_loss": np.stack(losses)}
+
+
+def layerwise_l2(params, W_std: float, b_std: float, strengths: Sequence[float]):
+    """Per-array L2 strengths that make weight decay of an NTK-parameterised network equal plain
+    L2 on the weights of the function it computes (the layer-wise scaling for weight decay
+    motivated by Lee et al. 2020; the formula is our derivation, see below).
+
+    A dense layer in NTK parameterisation computes ``(W_std / sqrt(fan_in)) omega h + b_std
+    beta``: its function-space weights are ``W = W_std omega / sqrt(fan_in)`` and ``b = b_std
+    beta``. Plain L2 ``(lam / 2) ||omega||^2`` is therefore ``(lam / 2)(fan_in / W_std^2)
+    ||W||^2``, a penalty that grows with the layer's width, while the penalty
+    ``(lam / 2) sum_l [(W_std^2 / fan_in_l) ||omega_l||^2 + b_std^2 ||beta_l||^2]`` equals
+    ``(lam / 2) sum_l (||W_l||^2 + ||b_l||^2)``: standard L2 on the function's weights.
+    Gradient descent with it is gradient descent on (W, b) with the standard L2 term and
+    per-layer learning rates ``lr W_std^2 / fan_in`` (tested).
+
+    Args:
+        params: an ensemble (leading axis E) of dense layers' parameters (stax ``Dense``, or
+            the shared layers of :func:`ntkpaper.architectures.conv_net`): weights (E, fan_in,
+            fan_out), biases (E, fan_out). Anything else is refused.
+        strengths: (E,) lam per member.
+
+    Returns:
+        A pytree of ``params``' structure with (E,) leaves, for
+        :func:`train_mse_grid`'s ``weight_decays``.
+    """
+    lam = np.asarray(strengths, np.float64)
+
+    def coefficient(a):
+        if len(a) != len(lam):
+            raise ValueError(f"{len(lam)} strengths for an ensemble of {len(a)}")
+        if a.ndim == 2:
+            return lam * b_std**2
+        if a.ndim == 3:
+            return lam * W_std**2 / a.shape[1]
+        raise ValueError(f"layerwise_l2 knows dense weights (E, fan_in, fan_out) and biases "
+                         f"(E, fan_out); got an array of shape {a.shape} (a convolution or "
+                         "locally connected layer: write its fan-in rule)")
+
+    return jax.tree_util.tree_map(coefficient, params)

@@ -68,13 +68,19 @@ def _code_cells(src):
 
 @pytest.mark.parametrize("src", runner.discover(), ids=lambda p: p.stem)
 def test_notebook_is_thin(src):
-    """DESIGN.md: under 120 lines of code, no cell over 25 (the parameters cell, one literal per
-    line and the only cell papermill injects into, is exempt from the per-cell limit but counts
-    in the total), no helper defined in a notebook, the parameters under their own names (no
-    ``P.``), the notebook's name never typed again."""
+    """DESIGN.md: under 120 lines of code, no cell over 25, no helper defined in a notebook, the
+    parameters under their own names (no ``P.``), the notebook's name never typed again.
+
+    The parameters cell (one literal per line with its comment, the only cell papermill injects
+    into) is exempt from both limits: it declares the profile's knobs, it holds no logic, and
+    counting it pushed notebooks that test many findings (07: 14 claims, 51 parameters) to hide
+    knobs as constants in their drivers, out of reach of the profiles. Its lines are still
+    bounded, by 60, so a notebook cannot grow without limit through it."""
     cells = _code_cells(src)
-    total = sum(len(c) for _, _, c in cells)
+    total = sum(len(c) for _, params, c in cells if not params)
     assert total < 120, f"{src.name}: {total} lines of code (target < 120)"
+    n_params = sum(len(c) for _, params, c in cells if params)
+    assert n_params <= 60, f"{src.name}: {n_params} lines of parameters (target <= 60)"
     for start, params, lines in cells:
         assert params or len(lines) <= 25, \
             f"{src.name}:{start}: a cell of {len(lines)} lines (max 25)"

@@ -161,7 +161,7 @@ CLAIMS = claims.collect(
           "The FC kernel outperforms the trained FC network of the same architecture",
           source=_abstract("kernel methods outperform fully-connected finite-width networks, but "
                            "underperform convolutional finite width networks") + " (FC part; "
-                           "the convolutional part needs trained CNNs: `full`)",
+                           "the convolutional part: cnn_net_beats_kernel)",
           criterion="at NET_N_TRAIN: the validation-chosen FC kernel (NNGP or NTK, ridge) minus "
                     "the validation-chosen trained FC net (plain or centred, parameterisation, "
                     "width, learning rate, stopping step; test answers averaged over seeds) "
@@ -198,6 +198,39 @@ CLAIMS = claims.collect(
                     "initialisation); accuracy is recorded without a claim (the abstract fixes "
                     "no direction)",
           test=lambda contrasts: _decay_lr_break(contrasts)),
+    Claim("layerwise_l2_beats_plain",
+          "Layer-wise scaled weight decay (standard L2 on the function's weights) generalises "
+          "better than plain L2 on the NTK-parameterised weights",
+          source=_abstract("Our experiments additionally motivate an improved layer-wise "
+                           "scaling for weight decay which improves generalization in "
+                           "finite-width networks") + "; the scaling is our derivation "
+                 "(training.layerwise_l2), not checked against the paper's formula",
+          criterion="plain NTK-parameterised FC nets at NET_DECAY_WIDTH, each method's strength "
+                    "(its grid plus 0) and stopping step chosen on validation: holds if "
+                    "layer-wise - plain > 2 paired s.e.; fails if plain - layer-wise > 2 paired "
+                    "s.e.; otherwise inconclusive",
+          test=lambda lw: _layerwise_beats_plain(lw)),
+    Claim("cnn_net_beats_kernel",
+          "Trained CNNs outperform their (CNN-VEC) kernel",
+          source=_abstract("kernel methods outperform fully-connected finite-width networks, but "
+                           "underperform convolutional finite width networks") + " (CNN part; "
+                           "without pooling here, CNN-GAP at `full`)",
+          criterion="at CNN_NET_N_TRAIN on pooled images: the validation-chosen trained CNN "
+                    "(shared filters; channels, learning rate, stopping step; seed-averaged "
+                    "test answers) minus the validation-chosen CNN-VEC kernel (NNGP or NTK, "
+                    "ridge) > 2 paired s.e. on the shared test points",
+          test=lambda kvc: _cnn_beats_kernel(kvc)),
+    Claim("sharing_helps_narrow_only",
+          "Weight sharing (equivariance) helps narrow CNNs and its benefit fades with width "
+          "(without pooling the two infinite-width kernels are equal)",
+          source=_abstract("equivariance of CNNs is only beneficial for narrow networks far "
+                           "from the kernel regime") + "; equal kernels: Novak et al. 2019 "
+                 "(Bayesian Deep Convolutional Networks with Many Channels are Gaussian "
+                 "Processes)",
+          criterion="validation-chosen CNN minus its locally connected twin: > 2 paired s.e. "
+                    "at the narrowest width, AND that gap minus the gap at the widest width > 2 "
+                    "paired s.e. (seed-averaged answers on the shared test points)",
+          test=lambda gaps: _sharing_helps_narrow(gaps)),
 )
 
 
@@ -1165,6 +1198,240 @@ def network_records(kvn: pd.DataFrame, chosen: pd.DataFrame, param_pairs: pd.Dat
     return out
 
 
+def compute_layerwise_study(split: tuple[Split, Split, Split], n: int, width: int,
+                            lr_fraction: float, plain_l2s, layerwise_l2s, steps: int,
+                            n_seeds: int, depth: int, weight_var: float, bias_var: float,
+                            seed: int) -> NetStudy:
+    """Plain L2 against layer-wise L2 (:func:`ntkpaper.training.layerwise_l2`) for plain
+    (uncentred) NTK-parameterised FC nets of one width, one learning rate
+    (``lr_fraction`` x 2n / lambda_max of the net's own eNTK) and the stopping step and strength
+    chosen on validation. Strength 0 is run once and belongs to both methods' grids. One vmapped
+    grid, the same initialisations for every setting.
+
+    Returns:
+        A :class:`NetStudy` whose ``runs`` have ``variant`` "plain", ``param`` the method
+        ("none", "plain_l2", "layerwise_l2"), ``lr_frac`` the strength (the column the chooser
+        tunes), ``width``.
+    """
+    pool, val, test = split
+    train = pool.head(n)
+    x_eval = np.vstack([val.x, test.x])
+    nv, k = len(val), train.t.shape[1]
+    settings = ([("none", 0.0)] + [("plain_l2", float(v)) for v in plain_l2s]
+                + [("layerwise_l2", float(v)) for v in layerwise_l2s])
+    init_fn, apply_fn, _ = _net(depth, width, weight_var, bias_var, "ntk", k)
+    one = training.init_ensemble(init_fn, jax.random.fold_in(jax.random.PRNGKey(seed), 11),
+                                 n_seeds, train.x.shape[1:])
+    lam = top_ntk_eigenvalue(apply_fn, jax.tree_util.tree_map(lambda a: a[0], one), train.x,
+                             seed=seed)
+    lr = float(lr_fraction) * 2 * n / lam
+    grid = jax.tree_util.tree_map(lambda a: jnp.concatenate([a] * len(settings)), one)
+    strengths = np.repeat([v for _, v in settings], n_seeds)
+    layerwise = np.repeat([m == "layerwise_l2" for m, _ in settings], n_seeds)
+    coef = training.layerwise_l2(grid, math.sqrt(weight_var), math.sqrt(bias_var), strengths)
+    wds = jax.tree_util.tree_map(lambda c: np.where(layerwise, c, strengths), coef)
+    record = net_record_steps(int(steps))
+    out = training.train_mse_grid(apply_fn, grid, train.x, train.t, x_eval,
+                                  np.full(len(strengths), lr), record, weight_decays=wds)
+    rows, correct = [], {}
+    for ti, s in enumerate(record):
+        f = np.asarray(out["eval"][ti], np.float64)
+        ok_val, ok_test = _acc_rows(f[:, :nv], val.y), _acc_rows(f[:, nv:], test.y)
+        for e in range(len(f)):
+            (method, value), si = settings[e // n_seeds], e % n_seeds
+            key = ("plain", method, int(width), value, si, int(s))
+            correct[key] = ok_test[e]
+            rows.append(dict(zip(RUN_KEY, key), lr=lr, lambda_max=lam,
+                             val_acc=float(ok_val[e].mean()), test_acc=float(ok_test[e].mean()),
+                             train_loss=float(out["train_loss"][ti][e]),
+                             n_params=_fc_params(train.x.shape[1], width, depth, k)))
+    return NetStudy(pd.DataFrame(rows), correct)
+
+
+def layerwise_contrast(study: NetStudy) -> pd.DataFrame:
+    """Each method's validation-chosen (strength, step) among its own grid and strength 0, its
+    test accuracy, and layer-wise - plain with the paired s.e. over the shared test points
+    (seed-averaged answers).
+
+    Returns:
+        Rows "none", "plain_l2", "layerwise_l2": method, l2, step, val_acc, test_acc, and on the
+        layer-wise row diff (layer-wise - plain) and se; ``edge`` marks a choice at the grid's
+        largest strength.
+    """
+    runs = study.runs
+    rows, answers = [], {}
+    for method in ("none", "plain_l2", "layerwise_l2"):
+        keep = runs.param.isin(["none", method])
+        sub = NetStudy(runs[keep].assign(param=method), {
+            (v, method, w, f, s, st): c for (v, m, w, f, s, st), c in study.correct.items()
+            if m in ("none", method)})
+        chosen, corr = choose_networks(sub)
+        r = chosen.iloc[0]
+        answers[method] = corr[("plain", method, int(r.width))]
+        largest = runs[runs.param == method].lr_frac.max() if method != "none" else 0.0
+        rows.append({"method": method, "l2": r.lr_frac, "step": int(r.step),
+                     "val_acc": r.val_acc, "test_acc": r.test_acc,
+                     "edge": bool(method != "none" and r.lr_frac == largest)})
+    out = pd.DataFrame(rows)
+    d, se = stats.paired_difference(answers["layerwise_l2"], answers["plain_l2"])
+    out["diff"], out["se"] = np.nan, np.nan
+    out.loc[out.method == "layerwise_l2", ["diff", "se"]] = d, se
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. Trained CNNs: kernel vs network, and weight sharing at narrow and wide width
+
+CNN_ARCHS = ("shared", "local")
+CNN_LABEL = {"shared": "CNN (shared filters)", "local": "locally connected (no sharing)"}
+
+
+def pooled(s: Split, factor: int) -> Split:
+    """``s`` with its images average-pooled by ``factor`` in both directions (28x28 -> 7x7 for
+    4), then standardised per example again; FC-style ``x`` (n, D') as every split."""
+    h, w, c = s.shape
+    if factor < 1 or h % factor or w % factor:
+        raise ValueError(f"pool factor {factor} must divide the image size {h}x{w}")
+    img = s.x.reshape(len(s), h // factor, factor, w // factor, factor, c).mean(axis=(2, 4))
+    x = data.standardize_per_example(img.reshape(len(s), -1))
+    return Split(x, s.y, s.t, (h // factor, w // factor, c), {**s.key, "pool": factor})
+
+
+def _cnn_params(shape, channels: int, depth: int, k: int, local: bool) -> int:
+    h, w, c = shape
+    positions = h * w if local else 1
+    total, cin = 0, c
+    for _ in range(depth):
+        total += positions * (9 * cin + 1) * channels
+        cin = channels
+    return total + (h * w * channels + 1) * k
+
+
+def compute_cnn_study(split: tuple[Split, Split, Split], n: int, widths, lr_fractions,
+                      steps: int, n_seeds: int, depth: int, weight_var: float, bias_var: float,
+                      seed: int) -> NetStudy:
+    """CNN-VEC networks (:func:`ntkpaper.architectures.conv_net`, NTK parameterisation, ReLU,
+    ``depth`` 3x3 layers, flattened readout) and their locally connected twins, at each number
+    of channels, trained as section 6's FC nets: full-batch gradient descent on the MSE loss,
+    learning rates as fractions of 2n / lambda_max of each net's own eNTK, stopping step
+    chosen on validation, one vmapped grid of (learning rate, seed) per (architecture,
+    width). ``split`` holds images (``Split.shape``), e.g. :func:`pooled`.
+
+    Returns:
+        A :class:`NetStudy`; ``runs`` with ``variant`` "plain" and ``param`` "shared" or
+        "local".
+    """
+    pool, val, test = split
+    train = pool.head(n)
+    inputs = lambda s: s.x.reshape(len(s), *s.shape).astype(np.float32)
+    x_train, x_eval = inputs(train), np.vstack([inputs(val), inputs(test)])
+    nv, k = len(val), train.t.shape[1]
+    fracs = [float(f) for f in lr_fractions]
+    record = net_record_steps(int(steps))
+    rows, correct = [], {}
+    jobs = [(a, int(w)) for a in CNN_ARCHS for w in widths]
+    for arch, width in progress(jobs, desc="07 trained CNNs", unit="net"):
+        init_fn, apply_fn = architectures.conv_net(depth, width, local=arch == "local",
+                                                   W_std=math.sqrt(weight_var),
+                                                   b_std=math.sqrt(bias_var), out_dim=k)
+        one = training.init_ensemble(init_fn, jax.random.fold_in(jax.random.PRNGKey(seed),
+                                                                 2000 + width),
+                                     n_seeds, (1, *train.shape))
+        lam = top_ntk_eigenvalue(apply_fn, jax.tree_util.tree_map(lambda a: a[0], one),
+                                 x_train, seed=seed)
+        lrs = [f * 2 * n / lam for f in fracs]
+        grid = jax.tree_util.tree_map(lambda a: jnp.concatenate([a] * len(fracs)), one)
+        out = training.train_mse_grid(apply_fn, grid, x_train, train.t, x_eval,
+                                      np.repeat(lrs, n_seeds), record)
+        n_params = _cnn_params(train.shape, width, depth, k, arch == "local")
+        for ti, s in enumerate(record):
+            f = np.asarray(out["eval"][ti], np.float64)
+            ok_val, ok_test = _acc_rows(f[:, :nv], val.y), _acc_rows(f[:, nv:], test.y)
+            for e in range(len(f)):
+                fi, si = divmod(e, n_seeds)
+                key = ("plain", arch, width, fracs[fi], si, int(s))
+                correct[key] = ok_test[e]
+                rows.append(dict(zip(RUN_KEY, key), lr=lrs[fi], lambda_max=lam,
+                                 val_acc=float(ok_val[e].mean()),
+                                 test_acc=float(ok_test[e].mean()),
+                                 train_loss=float(out["train_loss"][ti][e]),
+                                 n_params=n_params))
+    return NetStudy(pd.DataFrame(rows), correct)
+
+
+def cnn_kernel_cells(st: Setup, split: tuple[Split, Split, Split], n: int) -> dict[str, dict]:
+    """CNN-VEC NNGP and NTK (float64, cached) on the first ``n`` points of ``split`` (e.g.
+    pooled images) with the validation split, ridge chosen on validation (:func:`fit_cell`).
+
+    Returns:
+        ``{kind: fit_cell's "ridge" entry}``.
+    """
+    pool, val, test = split
+    ks = compute_kernels(st, "cnn", pool.head(n), [val, test])
+    return {kind: fit_cell(ks.train[kind], ks.others[0][kind], ks.others[1][kind], pool.t[:n],
+                           val.y, test.y, st.diag_regs)["ridge"] for kind in KINDS}
+
+
+def kernel_vs_cnn(cells: dict[str, dict], chosen: pd.DataFrame, correct: dict) -> pd.DataFrame:
+    """The validation-chosen trained CNN (shared filters; width, learning rate and step chosen
+    on validation) minus the validation-chosen CNN-VEC kernel (NNGP or NTK, ridge), paired on
+    the shared test points.
+
+    Returns:
+        One row: kernel, kernel_acc, net (label), net_acc, diff (net - kernel), se,
+        budget_limited.
+    """
+    kind = max(KINDS, key=lambda kd: cells[kd]["val_acc"])
+    shared = chosen[chosen.param == "shared"]
+    net = shared.loc[shared.val_acc.idxmax()]
+    d, se = stats.paired_difference(correct[("plain", "shared", int(net.width))],
+                                    cells[kind]["correct"].astype(float))
+    return pd.DataFrame([{"kernel": kind, "kernel_acc": cells[kind]["test_acc"],
+                          "net": f"{net.width} channels", "net_acc": net.test_acc,
+                          "diff": d, "se": se,
+                          "budget_limited": bool(net.last_step or net.lr_edge)}])
+
+
+def sharing_gaps(chosen: pd.DataFrame, correct: dict) -> pd.DataFrame:
+    """Shared - local test accuracy per width (each validation-chosen; seed-averaged answers on
+    the shared test points, paired s.e.), and on the widest row the narrowest gap minus the
+    widest (``shrink``, with its paired s.e. over test points).
+
+    Returns:
+        Columns: width, shared, local, diff, se, shrink, shrink_se.
+    """
+    acc = chosen.pivot_table(index="width", columns="param", values="test_acc")
+    widths = sorted(acc.index)
+    gap = {w: correct[("plain", "shared", w)] - correct[("plain", "local", w)] for w in widths}
+    rows = []
+    for w in widths:
+        d, se = stats.paired_difference(correct[("plain", "shared", w)],
+                                        correct[("plain", "local", w)])
+        rows.append({"width": int(w), "shared": acc.shared[w], "local": acc.local[w],
+                     "diff": d, "se": se, "shrink": np.nan, "shrink_se": np.nan})
+    out = pd.DataFrame(rows)
+    if len(widths) > 1:
+        s, se = stats.paired_difference(gap[widths[0]], gap[widths[-1]])
+        out.loc[out.width == widths[-1], ["shrink", "shrink_se"]] = s, se
+    return out
+
+
+def cnn_records(kvc: pd.DataFrame, chosen: pd.DataFrame, gaps: pd.DataFrame,
+                layerwise: pd.DataFrame) -> dict[str, float]:
+    """Ledger entries of the trained CNNs (section 7) and of the layer-wise L2 study."""
+    out = {"cnn_net_minus_kernel": float(kvc["diff"].iloc[0]),
+           "cnn_net_acc": float(kvc.net_acc.iloc[0]),
+           "cnn_kernel_acc": float(kvc.kernel_acc.iloc[0])}
+    for r in chosen.itertuples():
+        out[f"cnn_acc_{r.param}_w{r.width}"] = r.test_acc
+    for r in gaps.itertuples():
+        out[f"shared_minus_local_w{r.width}"] = r.diff
+    for r in layerwise.itertuples():
+        out[f"l2_acc_{r.method}"] = r.test_acc
+    out["layerwise_minus_plain_l2"] = float(layerwise["diff"].dropna().iloc[0])
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Claims' tests
 
@@ -1242,13 +1509,17 @@ def _uncentred_no_converge(summary: pd.DataFrame, slopes: pd.Series) -> claims.V
     return f"slope {s:.2f}, distance at widest {widest:.2f}", s > -0.15 and widest > 0.3
 
 
-def _kernel_beats_net(kvn: pd.DataFrame) -> claims.Verdict:
-    r = kvn.iloc[0]
-    text = (f"{plotting.label(r.kernel)} kernel {r.kernel_acc:.4f} vs net ({r.net}) "
-            f"{r.net_acc:.4f}: {r['diff']:+.4f} +- {r.se:.4f}")
+def _wins_beyond_2se(r: pd.Series, text: str) -> claims.Verdict:
+    """``diff > 2 se``, the measured text flagged when the net was budget-limited."""
     if r.get("budget_limited", False):
         text += " (the net chose the last step or an edge of the lr grid: budget-limited)"
     return text, bool(r["diff"] > 2 * r.se)
+
+
+def _kernel_beats_net(kvn: pd.DataFrame) -> claims.Verdict:
+    r = kvn.iloc[0]
+    return _wins_beyond_2se(r, f"{plotting.label(r.kernel)} kernel {r.kernel_acc:.4f} vs net "
+                               f"({r.net}) {r.net_acc:.4f}: {r['diff']:+.4f} +- {r.se:.4f}")
 
 
 def _ntk_param_beats_sp(pp: pd.DataFrame) -> claims.Verdict:
@@ -1287,6 +1558,37 @@ def _decay_lr_break(contrasts: pd.DataFrame) -> claims.Verdict:
         parts.append(f"{word} {g.value.iloc[0]:g}->{r.value:g}: distance {g.dist.iloc[0]:.3f}"
                      f"->{r.dist:.3f} ({r['diff']:+.3f} +- {r.se:.3f})")
     return "; ".join(parts), ok
+
+
+def _layerwise_beats_plain(lw: pd.DataFrame) -> claims.Verdict:
+    r = lw.set_index("method")
+    text = (f"layer-wise (L2 {r.l2['layerwise_l2']:g}) {r.test_acc['layerwise_l2']:.4f} vs plain "
+            f"(L2 {r.l2['plain_l2']:g}) {r.test_acc['plain_l2']:.4f}: "
+            f"{r['diff']['layerwise_l2']:+.4f} +- {r.se['layerwise_l2']:.4f}; no L2 "
+            f"{r.test_acc['none']:.4f}")
+    d, se = r["diff"]["layerwise_l2"], r.se["layerwise_l2"]
+    if d > 2 * se:
+        return text, True
+    if d < -2 * se:
+        return text, False
+    return text + " (within the noise: inconclusive)", None
+
+
+def _cnn_beats_kernel(kvc: pd.DataFrame) -> claims.Verdict:
+    r = kvc.iloc[0]
+    return _wins_beyond_2se(r, f"CNN ({r.net}) {r.net_acc:.4f} vs CNN-VEC "
+                               f"{plotting.label(r.kernel)} kernel {r.kernel_acc:.4f}: "
+                               f"{r['diff']:+.4f} +- {r.se:.4f}")
+
+
+def _sharing_helps_narrow(gaps: pd.DataFrame) -> claims.Verdict:
+    g = gaps.sort_values("width")
+    narrow, wide = g.iloc[0], g.iloc[-1]
+    text = (f"shared - local: {int(narrow.width)} channels {narrow['diff']:+.4f} +- "
+            f"{narrow.se:.4f}, {int(wide.width)} channels {wide['diff']:+.4f} +- {wide.se:.4f}; "
+            "shrink "
+            f"{wide.shrink:+.4f} +- {wide.shrink_se:.4f}")
+    return text, bool(narrow["diff"] > 2 * narrow.se and wide.shrink > 2 * wide.shrink_se)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1503,4 +1805,69 @@ def plot_trained_networks(chosen: pd.DataFrame, kvn: pd.DataFrame, pp: pd.DataFr
     for ax in axes[2:]:
         ax.legend(fontsize="x-small", loc="center left")
     fig.suptitle(f"Trained FC networks (n={n}): {caption}")
+    return fig
+
+
+def l2_curves(study: NetStudy) -> pd.DataFrame:
+    """Per (method, L2 strength) of :func:`compute_layerwise_study`: the stopping step chosen on
+    validation (seed means) and its validation and test accuracy.
+
+    Returns:
+        Columns: method, l2, step, val_acc, test_acc.
+    """
+    r = study.runs[study.runs.step > 0]
+    mean = r.groupby(["param", "lr_frac", "step"]).agg(val_acc=("val_acc", "mean"),
+                                                       test_acc=("test_acc", "mean"))
+    best = mean.loc[mean.groupby(level=[0, 1]).val_acc.idxmax()].reset_index()
+    return best.rename(columns={"param": "method", "lr_frac": "l2"})[
+        ["method", "l2", "step", "val_acc", "test_acc"]]
+
+
+def plot_layerwise_l2(curves: pd.DataFrame, lw: pd.DataFrame, width: int, caption: str):
+    """Test accuracy (at the validation-chosen step) vs L2 strength, plain and layer-wise, with
+    no L2 as a line and each method's validation-chosen strength marked."""
+    fig, ax = plt.subplots(figsize=(6.2, 4.1))
+    none = curves[curves.method == "none"].test_acc.iloc[0]
+    ax.axhline(none, color="grey", lw=1, label="no L2")
+    for method, colour, label in (("plain_l2", plotting.colour("sp"), "plain L2 on omega"),
+                                  ("layerwise_l2", plotting.colour("ntp"),
+                                   "layer-wise L2 (standard L2 on W)")):
+        g = curves[curves.method == method].sort_values("l2")
+        ax.plot(g.l2, g.test_acc, "-o", color=colour, label=label)
+        pick = lw[lw.method == method].iloc[0]
+        if pick.l2 > 0:
+            ax.plot([pick.l2], [pick.test_acc], "*", ms=14, color=colour)
+    ax.set(xscale="log", xlabel="L2 strength lambda", ylabel="test accuracy",
+           title=f"Plain vs layer-wise weight decay (NTK param., width {width}; * chosen)")
+    ax.legend(fontsize="x-small")
+    fig.suptitle(caption, fontsize="small")
+    return fig
+
+
+def plot_trained_cnns(chosen: pd.DataFrame, kvc: pd.DataFrame, gaps: pd.DataFrame, n: int,
+                      shape: tuple, caption: str):
+    """(a) validation-chosen test accuracy vs channels of CNNs and their locally connected
+    twins (mean +- s.d. over seeds) with the chosen CNN-VEC kernel; (b) shared - local per
+    width with +-2 paired s.e."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.1))
+    for arch, colour in (("shared", plotting.colour("ntk")), ("local", (0.4, 0.4, 0.4))):
+        g = chosen[chosen.param == arch].sort_values("width")
+        axes[0].errorbar(g.width, g.test_acc, yerr=g.test_sd.fillna(0), marker="o", capsize=3,
+                         color=colour, label=CNN_LABEL[arch])
+    k = kvc.iloc[0]
+    axes[0].axhline(k.kernel_acc, color=plotting.colour(k.kernel), lw=1, ls="--",
+                    label=f"CNN-VEC {plotting.label(k.kernel)} kernel (chosen; equal for both)")
+    axes[0].set(xscale="log", xlabel="channels", ylabel="test accuracy",
+                title="(a) trained CNNs vs their kernel")
+    axes[1].errorbar(gaps.width, gaps["diff"], yerr=2 * gaps.se, marker="o", capsize=3,
+                     color="k")
+    axes[1].axhline(0, color="grey", lw=1)
+    axes[1].set(xscale="log", xlabel="channels",
+                ylabel="shared - local test accuracy (+-2 s.e.)",
+                title="(b) what weight sharing buys, by width")
+    axes[0].legend(fontsize="x-small")
+    for ax in axes:
+        ax.set_xticks(sorted(set(gaps.width)), [str(w) for w in sorted(set(gaps.width))])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    fig.suptitle(f"Trained CNNs, {shape[0]}x{shape[1]} images (n={n}): {caption}")
     return fig

@@ -648,6 +648,40 @@ def _nb07_trained_fc(p) -> Work:
                 _compiles(4 * len(p.NET_WIDTHS) + 2 * len(p.NET_DECAY_LR_FRACTIONS) + 4))
 
 
+def _nb07_layerwise(p) -> Work:
+    # a power iteration, then one grid of (1 + both L2 grids) x seeds plain nets at
+    # NET_DECAY_WIDTH for NET_STEPS steps, (val + test) outputs at ~6 record steps
+    n, v = p.NET_N_TRAIN, p.N_VAL + p.N_TEST
+    e = (1 + len(p.NET_PLAIN_L2S) + len(p.NET_LAYERWISE_L2S)) * p.NET_N_SEEDS
+    prm = _mlp_params(D_MNIST, p.NET_DECAY_WIDTH, p.FC_DEPTH)
+    return _sum(_train(p.NET_STEPS, e * 6 * n * prm, extra=20 * 4 * n * prm + 6 * e * 2 * v * prm),
+                _compiles(4))
+
+
+def _cnn_macs(hw: int, channels: int, depth: int) -> float:
+    """Multiply-adds of one 3x3 CNN-VEC forward pass on one single-channel image of ``hw``
+    pixels (shared or locally connected alike)."""
+    return hw * (9 * channels + (depth - 1) * 9 * channels * channels + channels * K)
+
+
+def _nb07_trained_cnns(p) -> Work:
+    # the CNN-VEC kernel on the pooled images; per architecture (shared, local) and width a power
+    # iteration and a grid of len(CNN_NET_LR_FRACTIONS) x NET_N_SEEDS nets trained for
+    # CNN_NET_STEPS full-batch steps (6 flops per multiply-add and example: forward + backward),
+    # (val + test) outputs at ~6 record steps
+    hw = HW_IMAGE.get(p.NET_DATASET, 784) // p.CNN_NET_POOL**2
+    n, v = p.CNN_NET_N_TRAIN, p.N_VAL + p.N_TEST
+    e = len(p.CNN_NET_LR_FRACTIONS) * p.NET_N_SEEDS
+    nets = []
+    for w in p.CNN_NET_WIDTHS:
+        macs = _cnn_macs(hw, w, p.CNN_DEPTH)
+        nets.append(_train(p.CNN_NET_STEPS, e * 6 * n * macs, runs=2,
+                           extra=20 * 4 * n * macs + 6 * e * 2 * v * macs))
+    kernel = _nb07_pairs(p, "cnn", n, v, HW_IMAGE.get(p.NET_DATASET, 784), hw)
+    return _sum({"arrays": kernel, "host": 2 * 9 * n**3}, *nets,
+                _compiles(4 * len(p.CNN_NET_WIDTHS) + 4))
+
+
 def _nb07_memory(p) -> float:
     # the shared kernels of every data set (NNGP and NTK, float64, n x (n + val + test)) plus one
     # eigendecomposition's copies; or the precision study's FC kernels in two dtypes and three
@@ -712,7 +746,9 @@ MODELS: dict[str, NotebookModel] = {
         (Section("kernels", _nb07_kernels), Section("regression", _nb07_regression),
          Section("precision", _nb07_precision), Section("zca", _nb07_zca),
          Section("centred_ensembles", _nb07_centred),
-         Section("trained_fc", _nb07_trained_fc, rate_from="centred_ensembles")),
+         Section("trained_fc", _nb07_trained_fc, rate_from="centred_ensembles"),
+         Section("layerwise_l2", _nb07_layerwise, rate_from="trained_fc"),
+         Section("trained_cnns", _nb07_trained_cnns, rate_from="trained_fc")),
         _nb07_memory),
 }
 

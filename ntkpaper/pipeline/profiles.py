@@ -122,7 +122,9 @@ PROFILES: dict[str, dict[str, dict]] = {
                   "FINITE_WIDTHS": [16, 64], "FINITE_N_MEMBERS": 2, "FINITE_STEPS": 4,
                   "NET_N_TRAIN": 40, "NET_WIDTHS": [4, 16], "NET_LR_FRACTIONS": [0.5, 1.0],
                   "NET_STEPS": 2, "NET_DECAY_WIDTH": 16, "NET_DECAY_LR_FRACTIONS": [0.1, 1.0],
-                  "NET_L2S": [0.01], "NET_DECAY_STEPS": 2},
+                  "NET_L2S": [0.01], "NET_DECAY_STEPS": 2, "NET_PLAIN_L2S": [0.01],
+                  "NET_LAYERWISE_L2S": [1.0], "CNN_NET_N_TRAIN": 40, "CNN_NET_WIDTHS": [2, 4],
+                  "CNN_NET_LR_FRACTIONS": [0.5, 1.0], "CNN_NET_STEPS": 2},
         # CIFAR-10 itself (must be present in data/). Sized by `--plan` from an uncommitted cpu
         # run (build/try07, 159 s): ~7.5 min on one H100 (ZCA at n=1000, was 2000; 8 members per
         # width, was 16); to be re-checked once this notebook's cpu ledger is committed. Trained FC
@@ -135,10 +137,16 @@ PROFILES: dict[str, dict[str, dict]] = {
                  "ZCA_DATASET": "cifar10", "ZCA_N_TRAIN": 1000, "ZCA_N_FIT": 45000,
                  "ZCA_STRENGTHS": [0.001, 0.01, 0.1, 1.0], "FINITE_N_TRAIN": 1000,
                  "FINITE_N_TEST": 10000,
-                 "FINITE_WIDTHS": [64, 128, 256, 512, 1024, 2048, 4096, 8192],
+                 # widths to 4096 (was 8192) to make room for the trained CNNs
+                 "FINITE_WIDTHS": [64, 128, 256, 512, 1024, 2048, 4096],
                  "FINITE_STEPS": 1000, "NET_N_TRAIN": 1000,
                  "NET_WIDTHS": [4, 16, 64, 256, 1024], "NET_STEPS": 1000,
-                 "NET_N_SEEDS": 3, "NET_DECAY_WIDTH": 1024, "NET_DECAY_STEPS": 1000},
+                 "NET_N_SEEDS": 3, "NET_DECAY_WIDTH": 1024, "NET_DECAY_STEPS": 1000,
+                 # trained CNNs on 14x14 images (cpu: 7x7), sized by `--plan` from the cpu
+                 # ledger (~1 min of the estimate with the cpu's 300 steps; 1,000 steps: ~3.5 min,
+                 # over the target); not yet timed on a GPU
+                 "CNN_NET_POOL": 2, "CNN_NET_N_TRAIN": 500,
+                 "CNN_NET_WIDTHS": [4, 16, 64]},
     },
 }
 

@@ -456,3 +456,76 @@ def test_trained_network_claims():
     assert claim.evaluate(contrasts(1.0))[1] is True
     assert claim.evaluate(contrasts(0.01))[1] is False
     assert claim.evaluate(contrasts(math.inf))[1] is True  # diverged: no correspondence left
+
+
+def test_layerwise_study_on_a_tiny_problem():
+    splits, *_ = _regression()
+    study = exp.compute_layerwise_study(splits["toy"], 20, 8, 1.0, [1e-3, 1e-2], [0.1], 4, 2, 2,
+                                        2.0, 0.05, 0)
+    records = len(exp.net_record_steps(4))
+    assert len(study.runs) == (1 + 2 + 1) * 2 * records
+    assert set(study.runs.param) == {"none", "plain_l2", "layerwise_l2"}
+    lw = exp.layerwise_contrast(study)
+    assert list(lw.method) == ["none", "plain_l2", "layerwise_l2"]
+    assert lw.l2.iloc[0] == 0 and lw["diff"].notna().sum() == 1
+    # the layer-wise pick is among its own grid plus 0
+    assert lw.l2.iloc[2] in (0.0, 0.1) and lw.l2.iloc[1] in (0.0, 1e-3, 1e-2)
+    curves = exp.l2_curves(study)
+    assert len(curves) == 4
+    fig = exp.plot_layerwise_l2(curves, lw, 8, "toy")
+    plt.close(fig)
+
+
+def test_pooled_images_and_the_cnn_study_on_a_tiny_problem():
+    splits = {s: _split(n, seed=i, shape=(4, 4, 1), tag=s)
+              for i, (s, n) in enumerate((("pool", 24), ("val", 12), ("test", 15)))}
+    small = exp.pooled(splits["pool"], 2)
+    assert small.shape == (2, 2, 1) and small.x.shape == (24, 4)
+    np.testing.assert_allclose(small.x.mean(1), 0, atol=1e-12)
+    with pytest.raises(ValueError, match="must divide"):
+        exp.pooled(splits["pool"], 3)
+    split = tuple(exp.pooled(splits[s], 1) for s in ("pool", "val", "test"))
+    study = exp.compute_cnn_study(split, 20, [2, 4], [0.5, 1.0], 2, 2, 2, 2.0, 0.05, 0)
+    assert len(study.runs) == 2 * 2 * 2 * 2 * len(exp.net_record_steps(2))
+    local = study.runs[study.runs.param == "local"].n_params.max()
+    shared = study.runs[study.runs.param == "shared"].n_params.max()
+    assert local > shared  # 16 positions, one filter each
+    assert exp._cnn_params((4, 4, 1), 4, 2, 3, False) == (9 + 1) * 4 + (36 + 1) * 4 + 65 * 3
+    chosen, correct = exp.choose_networks(study)
+    st = _setup(cnn=(20,))
+    cells = exp.cnn_kernel_cells(st, split, 20)
+    assert set(cells) == set(exp.KINDS)
+    kvc = exp.kernel_vs_cnn(cells, chosen, correct)
+    assert kvc["diff"].iloc[0] == pytest.approx(kvc.net_acc.iloc[0] - kvc.kernel_acc.iloc[0])
+    gaps = exp.sharing_gaps(chosen, correct)
+    assert len(gaps) == 2 and np.isfinite(gaps.shrink.iloc[-1])
+    assert gaps.shrink.iloc[-1] == pytest.approx(gaps["diff"].iloc[0] - gaps["diff"].iloc[-1])
+    fig = exp.plot_trained_cnns(chosen, kvc, gaps, 20, (4, 4, 1), "toy")
+    plt.close(fig)
+
+
+def test_cnn_and_layerwise_claims():
+    kvc = pd.DataFrame([{"kernel": "ntk", "kernel_acc": 0.8, "net": "16 channels",
+                         "net_acc": 0.85, "diff": 0.05, "se": 0.01}])
+    claim = exp.CLAIMS["cnn_net_beats_kernel"]
+    assert claim.evaluate(kvc)[1] is True
+    assert claim.evaluate(kvc.assign(diff=-0.05))[1] is False
+
+    def gaps(narrow, shrink):
+        return pd.DataFrame({"width": [4, 64], "shared": 0.8, "local": 0.7,
+                             "diff": [narrow, narrow - shrink], "se": 0.01,
+                             "shrink": [np.nan, shrink], "shrink_se": [np.nan, 0.012]})
+    claim = exp.CLAIMS["sharing_helps_narrow_only"]
+    assert claim.evaluate(gaps(0.1, 0.08))[1] is True
+    assert claim.evaluate(gaps(0.1, 0.01))[1] is False  # the benefit does not fade
+    assert claim.evaluate(gaps(0.01, 0.03))[1] is False  # no benefit at the narrowest
+
+    def lw(diff):
+        return pd.DataFrame({"method": ["none", "plain_l2", "layerwise_l2"],
+                             "l2": [0.0, 1e-3, 1.0], "step": 300, "val_acc": 0.8,
+                             "test_acc": 0.8, "edge": False, "diff": [np.nan, np.nan, diff],
+                             "se": [np.nan, np.nan, 0.01]})
+    claim = exp.CLAIMS["layerwise_l2_beats_plain"]
+    assert claim.evaluate(lw(0.03))[1] is True
+    assert claim.evaluate(lw(-0.03))[1] is False
+    assert claim.evaluate(lw(0.01))[1] is None
