@@ -123,7 +123,7 @@ PROFILES: dict[str, dict[str, dict]] = {
                   "NET_N_TRAIN": 40, "NET_WIDTHS": [4, 16], "NET_LR_FRACTIONS": [0.5, 1.0],
                   "NET_STEPS": 2, "NET_DECAY_WIDTH": 16, "NET_DECAY_LR_FRACTIONS": [0.1, 1.0],
                   "NET_L2S": [0.01], "NET_DECAY_STEPS": 2, "NET_PLAIN_L2S": [0.01],
-                  "NET_LAYERWISE_L2S": [1.0], "CNN_NET_N_TRAIN": 40, "CNN_NET_WIDTHS": [2, 4],
+                  "NET_LAYERWISE_L2S": [1.0], "CNN_NET_N_TRAIN": 40, "CNN_NET_WIDTHS": [2],
                   "CNN_NET_LR_FRACTIONS": [0.5, 1.0], "CNN_NET_STEPS": 2},
         # CIFAR-10 itself (must be present in data/). Sized by `--plan` from an uncommitted cpu
         # run (build/try07, 159 s): ~7.5 min on one H100 (ZCA at n=1000, was 2000; 8 members per
