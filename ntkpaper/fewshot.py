@@ -178,25 +178,43 @@ def maml_train(params, abc: P.ABC, chars: np.ndarray, *, ways: int, shots: int, 
         chunk = min(chunk, val_every)
     rng = np.random.default_rng(seed)
     flat = standardize_images(chars)  # once, not per chunk
+
+    def advance(p, s):
+        eps = sample_episodes(flat, s * batch, ways, shots, queries, rng, standardize=False)
+        eps = [jnp.asarray(e.reshape(s, batch, *e.shape[1:])) for e in eps]
+        return run(p, mults, *eps, ilr, olr)
+
+    def validate(p):
+        return float(maml_accuracy(p, abc, val, inner_lr=inner_lr, inner_steps=inner_steps,
+                                   activation=activation).mean())
+
+    return _meta_loop(params, advance, validate if select else None, meta_steps=meta_steps,
+                      chunk=chunk, val_every=val_every, desc="MAML meta step",
+                      diverged="MAML diverged (non-finite loss); lower outer_lr or inner_lr")
+
+
+def _meta_loop(params, advance, validate, *, meta_steps: int, chunk: int, val_every: int,
+               desc: str, diverged: str) -> MamlResult:
+    """The meta-training loop shared by :func:`maml_train` and :func:`tp4_maml_train`: chunks
+    of ``advance(params, steps) -> (params, (steps,) losses)``, ``validate(params) -> float``
+    at every ``val_every`` steps (``None``: no selection), the best checkpoint kept."""
+    select = validate is not None
     losses, done, checks, best = [], 0, [], (-np.inf, params, 0)
-    with progress(desc="MAML meta step", total=meta_steps, unit="step", delay=5) as bar:
+    with progress(desc=desc, total=meta_steps, unit="step", delay=5) as bar:
         while done < meta_steps:
             s = min(chunk, meta_steps - done, val_every - done % val_every if select else chunk)
-            eps = sample_episodes(flat, s * batch, ways, shots, queries, rng, standardize=False)
-            eps = [jnp.asarray(e.reshape(s, batch, *e.shape[1:])) for e in eps]
-            params, loss = run(params, mults, *eps, ilr, olr)
+            params, loss = advance(params, s)
             losses.append(np.asarray(loss))
             done += s
             bar.update(s)
             if select and (done % val_every == 0 or done == meta_steps):
-                acc = float(maml_accuracy(params, abc, val, inner_lr=inner_lr,
-                                          inner_steps=inner_steps, activation=activation).mean())
+                acc = validate(params)
                 checks.append((done, acc))
                 if acc > best[0]:
                     best = (acc, params, done)
     losses = np.concatenate(losses) if losses else np.zeros(0)
     if not np.all(np.isfinite(losses)):
-        raise FloatingPointError("MAML diverged (non-finite loss); lower outer_lr or inner_lr")
+        raise FloatingPointError(diverged)
     steps, accs = (np.array(c) for c in zip(*checks)) if checks else (np.zeros(0, int),
                                                                       np.zeros(0))
     chosen, at = (best[1], best[2]) if select and checks else (params, done)
@@ -273,3 +291,157 @@ def kernel_grid(kernel_fn, episodes, ways: int, lrs, steps_grid) -> pd.DataFrame
                 acc = np.mean(logits[steps].argmax(-1) == yq)
                 rows.append(dict(kind=kind, lr=lr, steps=steps, acc=float(acc)))
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# TP4's own protocol (edwardjhu/TP4, TP4MAML/train_all.sh and meta/, commit b640ba7)
+#
+# Facts read in TP4's scripts and code (the brief's file:line references are in the notebook):
+# the linear one-hidden-layer net f(x) = alpha_out * W2 (W1 x + bias_alpha * b1), no readout
+# bias; its muP limit is the same net at width d + k started from W1 = [sigma1 I_d; 0],
+# b1 = 0, W2 = [0 | sigma2 I_k] (so f = 0 at initialisation); a width-n net is a random
+# projection of it, W1 = Omega A / sqrt(n), W2 = B Omega^T / sqrt(n), Omega (n, d + k) i.i.d.
+# N(0, 1). First-order MAML with plain SGD on every parameter in the inner loop (0.4, one
+# step in meta-training, 20 at meta-test), the meta-gradient *summed* over the 32 tasks of a
+# batch, clipped to global norm 0.5, then plain SGD (no learning-rate drops: TP4's scheduler
+# gets no milestones). Raw pixels in [0, 1], ink = 1, no standardisation; classes augmented
+# by rotations of 90, 180 and 270 degrees.
+
+
+class TP4Config(NamedTuple):
+    """TP4's MAML settings (defaults: its linear muP limit, ``train_all.sh`` lines 1-25)."""
+    inner_lr: float = 0.4
+    train_steps: int = 1      # inner steps in meta-training (and validation)
+    test_steps: int = 20      # inner steps at meta-test
+    meta_lr: float = 0.1
+    clip: float = 0.5         # global norm of the summed meta-gradient
+    batch: int = 32
+    sigma1: float = 1.0
+    sigma2: float = 1.0 / 32  # the limit's readout scale
+    bias_alpha: float = 1.0
+
+
+# TP4's per-width settings, train_all.sh lines 19-102: (meta-lr, sigma1, sigma2, bias_alpha)
+TP4_WIDTH_SETTINGS = {np.inf: (0.1, 1.0, 1 / 32, 1.0), 2: (0.05, 0.5, 0.5, 2.0),
+                      8: (0.1, 0.5, 0.25, 1.0), 32: (0.4, 1.0, 0.125, 0.5),
+                      128: (0.1, 1.0, 0.125, 1.0), 512: (0.1, 1.0, 1 / 32, 1.0),
+                      2048: (0.1, 1.0, 1 / 32, 1.0), 8192: (0.1, 1.0, 1 / 32, 1.0)}
+
+
+def tp4_config(width: float, base: TP4Config | None = None) -> TP4Config:
+    """``base`` with TP4's tuned meta-lr, sigma1, sigma2 and bias_alpha for ``width`` (its
+    ``train_all.sh``); a width TP4 did not run gets the limit's settings."""
+    lr, s1, s2, alpha = TP4_WIDTH_SETTINGS.get(width if np.isfinite(width) else np.inf,
+                                               TP4_WIDTH_SETTINGS[np.inf])
+    return (base or TP4Config())._replace(meta_lr=lr, sigma1=s1, sigma2=s2, bias_alpha=alpha)
+
+
+def tp4_params(width: float, d: int, k: int, cfg: TP4Config, key=None) -> dict:
+    """Initial parameters of TP4's linear net: ``w1`` (h, d), ``b1`` (h,), ``w2`` (k, h), with
+    h = d + k for ``width = inf`` (the muP limit) and h = width otherwise (a random projection
+    of the limit with ``key``)."""
+    a = jnp.zeros((d + k, d)).at[:d].set(cfg.sigma1 * jnp.eye(d))
+    b = jnp.zeros((k, d + k)).at[:, d:].set(cfg.sigma2 * jnp.eye(k))
+    if not np.isfinite(width):
+        return {"w1": a, "b1": jnp.zeros(d + k), "w2": b}
+    n = int(width)
+    if n < 1 or key is None:
+        raise ValueError(f"a finite width needs width >= 1 and a key, got {width!r}, {key!r}")
+    omega = jax.random.normal(key, (n, d + k))
+    return {"w1": omega @ a / np.sqrt(n), "b1": jnp.zeros(n), "w2": b @ omega.T / np.sqrt(n)}
+
+
+def tp4_logits(p: dict, x, bias_alpha: float):
+    """(m, d) -> (m, k) logits of TP4's linear net."""
+    return (x @ p["w1"].T + bias_alpha * p["b1"]) @ p["w2"].T
+
+
+def _tp4_ce(p, x, y, bias_alpha):
+    logits = tp4_logits(p, x, bias_alpha)
+    return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], 1))
+
+
+def _tp4_adapt(p, xs, ys, cfg: TP4Config, steps: int):
+    for _ in range(steps):
+        g = jax.grad(_tp4_ce)(p, xs, ys, cfg.bias_alpha)
+        p = jax.tree_util.tree_map(lambda w, gw: w - cfg.inner_lr * gw, p, g)
+    return p
+
+
+def tp4_meta_step(p: dict, xs, ys, xq, yq, cfg: TP4Config):
+    """One meta-update on a batch of tasks (xs (B, s, d), ys (B, s), xq (B, q, d), yq (B, q)):
+    first-order MAML, meta-gradient summed over tasks and clipped to global norm ``cfg.clip``.
+
+    Returns:
+        (new parameters, mean query loss of the batch, norm of the summed gradient before
+        clipping).
+    """
+    def task(xs, ys, xq, yq):
+        q = _tp4_adapt(p, xs, ys, cfg, cfg.train_steps)
+        return jax.value_and_grad(_tp4_ce)(q, xq, yq, cfg.bias_alpha)
+
+    losses, g = jax.vmap(task)(xs, ys, xq, yq)
+    g = jax.tree_util.tree_map(lambda a: a.sum(0), g)
+    norm = jnp.sqrt(sum(jnp.sum(a**2) for a in jax.tree_util.tree_leaves(g)))
+    scale = jnp.minimum(1.0, cfg.clip / (norm + 1e-6))  # torch's clip_grad_norm_
+    p = jax.tree_util.tree_map(lambda w, gw: w - cfg.meta_lr * scale * gw, p, g)
+    return p, losses.mean(), norm
+
+
+@functools.cache
+def _tp4_runner(cfg: TP4Config):
+    def run(p, xs, ys, xq, yq):
+        def step(p, batch):
+            p, loss, _ = tp4_meta_step(p, *batch, cfg)
+            return p, loss
+        return jax.lax.scan(step, p, (xs, ys, xq, yq))
+    return jax.jit(run)
+
+
+@functools.cache
+def _tp4_evaluator(cfg: TP4Config, steps: int):
+    def acc(p, xs, ys, xq, yq):
+        q = _tp4_adapt(p, xs, ys, cfg, steps)
+        return jnp.argmax(tp4_logits(q, xq, cfg.bias_alpha), -1) == yq
+    return jax.jit(jax.vmap(acc, in_axes=(None, 0, 0, 0, 0)))
+
+
+def tp4_correct(p: dict, episodes, cfg: TP4Config, steps: int | None = None,
+                block: int = 500) -> np.ndarray:
+    """(T, q) bool: query answers after ``steps`` (default ``cfg.test_steps``) inner steps."""
+    f = _tp4_evaluator(cfg, cfg.test_steps if steps is None else int(steps))
+    xs, ys, xq, yq = episodes
+    return np.concatenate([np.asarray(f(p, xs[i:i + block], ys[i:i + block], xq[i:i + block],
+                                        yq[i:i + block])) for i in range(0, len(xs), block)])
+
+
+def rotate_classes(chars: np.ndarray) -> np.ndarray:
+    """TP4's class augmentation: (C, D, S, S) -> (4 C, D, S, S), every character also rotated
+    by 90, 180 and 270 degrees, each rotation a class of its own."""
+    return np.concatenate([np.rot90(chars, r, axes=(2, 3)) for r in range(4)])
+
+
+def tp4_maml_train(params: dict, chars: np.ndarray, cfg: TP4Config, *, ways: int, shots: int,
+                   queries: int, meta_steps: int, seed: int = 0, val=None, val_every: int = 0,
+                   chunk: int = 50) -> MamlResult:
+    """First-order MAML under TP4's protocol (:class:`TP4Config`) on ``chars`` (C, D, S, S)
+    raw images (already augmented if wanted, :func:`rotate_classes`); with ``val`` episodes and
+    ``val_every > 0`` the best validation checkpoint (``cfg.train_steps`` inner steps, as TP4's
+    per-epoch validation) is returned. See :class:`MamlResult`."""
+    run = _tp4_runner(cfg)
+    select = val is not None and val_every > 0
+    if select:
+        chunk = min(chunk, val_every)
+    rng = np.random.default_rng(seed)
+    flat = chars.reshape(*chars.shape[:2], -1).astype(np.float32)
+
+    def advance(p, s):
+        eps = sample_episodes(flat, s * cfg.batch, ways, shots, queries, rng, standardize=False)
+        return run(p, *[jnp.asarray(e.reshape(s, cfg.batch, *e.shape[1:])) for e in eps])
+
+    def validate(p):
+        return float(tp4_correct(p, val, cfg, cfg.train_steps).mean())
+
+    return _meta_loop(params, advance, validate if select else None, meta_steps=meta_steps,
+                      chunk=chunk, val_every=val_every, desc="TP4 MAML meta step",
+                      diverged="TP4 MAML diverged (non-finite loss); lower meta_lr")

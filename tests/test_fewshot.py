@@ -5,11 +5,13 @@ import zipfile
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from ntkpaper import architectures as A
 from ntkpaper import fewshot as F
+from ntkpaper import nt
 from ntkpaper import parametrization as P
 from ntkpaper.data import glyphs as G
 
@@ -267,3 +269,77 @@ def test_kernel_grid_reads_one_descent_at_every_step_count():
         assert r.acc == pytest.approx(acc.mean())
     k_ss, k_qs = F.task_kernels(kernel_fn, eps[0], eps[2], "ntk")
     assert np.all(F.kernel_adapt(k_ss, k_qs, eps[1], 3, 1.0, 0) == 0)
+
+
+# ---- TP4's protocol --------------------------------------------------------------------------
+
+def _softmax(z):
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def _hand_grads(w1, b1, w2, x, y, alpha):
+    """Gradients of the mean cross-entropy of z = w2 (w1 x + alpha b1), written out."""
+    h = x @ w1.T + alpha * b1
+    dz = (_softmax(h @ w2.T) - np.eye(w2.shape[0])[y]) / len(x)
+    dh = dz @ w2
+    return dh.T @ x, alpha * dh.sum(0), dz.T @ h
+
+
+def test_tp4_meta_step_against_a_hand_computation():
+    """One meta-step on 2 tasks of a 3-pixel, 2-way problem with the limit's parameters plus a
+    perturbation (so no gradient vanishes): one inner SGD step on every parameter, the query
+    gradient at the adapted parameters summed over the tasks, clipped to global norm 0.5."""
+    rng = np.random.default_rng(0)
+    cfg = F.TP4Config(inner_lr=0.4, train_steps=1, meta_lr=0.3, clip=0.5, sigma1=1.0,
+                            sigma2=0.5, bias_alpha=2.0)
+    p = F.tp4_params(np.inf, 3, 2, cfg)
+    p = {k: np.asarray(v, np.float64) + 0.3 * rng.normal(size=v.shape) for k, v in p.items()}
+    xs, xq = rng.normal(size=(2, 2, 3)), rng.normal(size=(2, 4, 3))
+    ys, yq = np.array([[0, 1], [1, 0]]), np.array([[0, 1, 1, 0], [1, 1, 0, 0]])
+    total = [np.zeros_like(p["w1"]), np.zeros_like(p["b1"]), np.zeros_like(p["w2"])]
+    for t in range(2):
+        g = _hand_grads(p["w1"], p["b1"], p["w2"], xs[t], ys[t], 2.0)
+        q = [a - 0.4 * ga for a, ga in zip((p["w1"], p["b1"], p["w2"]), g)]
+        for i, ga in enumerate(_hand_grads(*q, xq[t], yq[t], 2.0)):
+            total[i] += ga
+    norm = np.sqrt(sum((a**2).sum() for a in total))
+    assert norm > 0.5  # the clip is active
+    coef = 0.5 / (norm + 1e-6)  # torch's clip_grad_norm_, as TP4 calls it
+    expected = [a - 0.3 * coef * ga for a, ga in zip((p["w1"], p["b1"], p["w2"]), total)]
+    with nt.x64():
+        new, _, got_norm = F.tp4_meta_step({k: jnp.asarray(v) for k, v in p.items()},
+                                                 xs, ys, xq, yq, cfg)
+    assert float(got_norm) == pytest.approx(norm, rel=1e-10)
+    for key, e in zip(("w1", "b1", "w2"), expected):
+        np.testing.assert_allclose(np.asarray(new[key]), e, rtol=1e-10, atol=1e-12)
+
+
+def test_tp4_limit_is_the_wide_net():
+    """A width-n projection of TP4's limit computes the limit's function up to O(n^-1/2),
+    also after meta-training on the same tasks: 16x the width, ~1/4 of the deviation."""
+    rng = np.random.default_rng(1)
+    chars = (rng.random((12, 4, 6, 6)) > 0.7).astype(np.float32)
+    cfg = F.TP4Config(batch=4, sigma2=0.5)
+    eps = F.sample_episodes(chars.reshape(12, 4, -1), 8, 3, 1, 1, rng, standardize=False)
+    out = {}
+    for width in (np.inf, 2500, 40000):
+        p = F.tp4_params(width, 36, 3, cfg, jax.random.PRNGKey(2))
+        res = F.tp4_maml_train(p, chars, cfg, ways=3, shots=1, queries=1, meta_steps=5,
+                                     seed=3)
+        out[width] = np.asarray(F.tp4_logits(res.params, eps[2].reshape(-1, 36), 1.0))
+    scale = np.abs(out[np.inf]).max()
+    assert scale > 0.01  # meta-training moved the limit away from f = 0
+    err = {n: np.abs(out[n] - out[np.inf]).max() for n in (2500, 40000)}
+    assert 0.15 < err[40000] / err[2500] < 0.4, err
+    assert err[40000] < 0.3 * scale
+    with pytest.raises(ValueError, match="finite width"):
+        F.tp4_params(16, 36, 3, cfg)
+
+
+def test_rotate_classes_adds_three_rotations_per_character():
+    chars = np.arange(2 * 1 * 3 * 3, dtype=float).reshape(2, 1, 3, 3)
+    out = F.rotate_classes(chars)
+    assert out.shape == (8, 1, 3, 3)
+    np.testing.assert_array_equal(out[2], np.rot90(chars[0], 1, axes=(1, 2)))
+    np.testing.assert_array_equal(out[6], np.rot90(chars[0], 3, axes=(1, 2)))

@@ -349,6 +349,37 @@ def _nb03_fewshot(p) -> Work:
     return _sum(_fewshot_nets(p), _fewshot_kernels(p))
 
 
+def _nb03_fewshot_tp4(p) -> Work:
+    # TP4's protocol: per seed, the linear limit (width d + ways) and every width: META_STEPS
+    # steps of 32 tasks with one inner step (6 d flops per image and unit width, 4 passes), test
+    # tasks twice with 20 inner steps, validation at every checkpoint; the four kernel limits
+    # with 20 kernel steps per rate; host-side episode sampling and 3 compilations per network
+    s, q, batch = p.FS_WAYS * p.FS_SHOTS, p.FS_WAYS * p.FS_QUERIES, 32
+    train_f = 6 * D_MNIST * (s + q) * 2
+    eval_f = 2 * D_MNIST * (3 * s * 20 + q)
+    checks = math.ceil(p.FS_TP4_META_STEPS / p.FS_TP4_VAL_EVERY)
+    parts, nets = [], 0
+    for w in [D_MNIST + p.FS_WAYS, *p.FS_TP4_WIDTHS]:
+        parts.append(_train(p.FS_TP4_META_STEPS, batch * train_f * w,
+                            extra=(2 * p.FS_TEST_TASKS * eval_f
+                                   + checks * p.FS_VAL_TASKS * eval_f / 10) * w,
+                            runs=p.FS_TP4_SEEDS))
+        nets += p.FS_TP4_SEEDS
+    if len(p.FS_TP4_INNER_LRS) > 1:  # the inner-rate selection: the limit once per rate
+        w = D_MNIST + p.FS_WAYS
+        parts.append(_train(p.FS_TP4_SELECT_STEPS, batch * train_f * w,
+                            extra=6 * p.FS_VAL_TASKS * eval_f * w,
+                            runs=len(p.FS_TP4_INNER_LRS)))
+        nets += len(p.FS_TP4_INNER_LRS)
+    images = p.FS_WAYS * (p.FS_SHOTS + p.FS_QUERIES)
+    sampling = nets * p.FS_TP4_META_STEPS * batch * images * D_MNIST * 20
+    per_task = 2 * (s * s + q * s) * 2 * D_MNIST
+    kernels = {"arrays": 2 * (2 * p.FS_VAL_TASKS + p.FS_TEST_TASKS) * per_task}
+    loops = 2 * 2 * len(p.FS_TP4_KERNEL_LRS) * 20
+    return _sum(*parts, kernels, {"overhead": sampling}, _compiles(3 * nets + 16),
+                _secs(loops * 1e-3))
+
+
 def _nb03_memory(p) -> float:
     # the muP limit of word2vec: two V x V float32 tables (and gensim's copies, x2); the corpus as
     # Python strings (~60 B per token, twice); the few-shot episodes of one chunk are small
@@ -728,7 +759,8 @@ MODELS: dict[str, NotebookModel] = {
         _nb02_memory),
     "03_mup_word2vec_fewshot": NotebookModel(
         (Section("word2vec", _nb03_word2vec), Section("fewshot_data", _nb03_fewshot_data),
-         Section("fewshot", _nb03_fewshot)),
+         Section("fewshot", _nb03_fewshot),
+         Section("fewshot_tp4", _nb03_fewshot_tp4, rate_from="fewshot")),
         _nb03_memory),
     "04_ntk_alignment": NotebookModel(
         (Section("spectrum_alignment", _nb04_spectrum), Section("label_alignment", _nb04_label),

@@ -42,7 +42,8 @@ def test_claims_have_sources_and_the_kernel_limit_one_is_a_check():
     assert set(exp.CLAIMS) == {
         "w2v_mup_improves_with_width", "w2v_mup_approaches_limit", "w2v_limit_beats_kernel",
         "w2v_ntp_embeddings_freeze", "fs_mup_limit_beats_kernels", "fs_mup_approaches_limit",
-        "fs_meta_training_helps_limit", "fs_relu_mup_beats_ntk"}
+        "fs_meta_training_helps_limit", "fs_relu_mup_beats_ntk", "fs_tp4_limit_beats_kernels",
+        "fs_tp4_approach_by_meta_training"}
     for c in exp.CLAIMS.values():
         assert c.source.startswith("Yang & Hu 2021 (TP4)") and c.criterion and not c.history
     # the GP/NTK limit's embeddings do not move by construction: a check, not a claim
@@ -145,3 +146,53 @@ def test_fewshot_drivers_share_tasks_and_the_checkpoint_table_starts_untrained()
     assert start["muP limit"] == pytest.approx(acc.set_index("model").acc_before["muP limit"])
     with pytest.raises(ValueError, match="meta-step counts"):
         exp.compute_fewshot_checkpoints(bg, ev, [8], ["identity"], [-1], **common)
+
+
+def test_tp4_protocol_driver_on_a_tiny_problem():
+    rng = np.random.default_rng(0)
+    bg, ev = (rng.random((20, 4, 4, 4)) > 0.6) * 1.0, (rng.random((10, 4, 4, 4)) > 0.6) * 1.0
+    tp4 = exp.compute_fewshot_tp4(bg, ev, [2, 8], 2, ways=3, shots=1, queries=1, meta_steps=4,
+                                  test_tasks=30, val_tasks=10, val_every=2, val_fraction=0.2,
+                                  kernel_lrs=[0.1, 1.0], inner_lrs=[0.1, 0.4], select_steps=3,
+                                  seed=0)
+    assert len(tp4.inner) == 2 and tp4.inner.chosen.sum() == 1
+    a = tp4.acc
+    assert len(a) == 2 * 3 + 4 and set(a[a.seed == -1].activation) == {"identity", "relu"}
+    assert {len(v) for v in tp4.tasks.values()} == {30}
+    summary = exp.tp4_summary(tp4)
+    assert list(summary.model[:3]) == ["muP limit", "muP", "muP"]
+    lim = summary[summary.model == "muP limit"].iloc[0]
+    assert lim.gap_to_limit == 0 and lim.n_seeds == 2 and lim.tp4 == pytest.approx(0.664)
+    assert summary[summary.width == 8].tp4.iloc[0] == pytest.approx(0.645)
+    nets = summary[summary.model == "muP"]
+    np.testing.assert_allclose(nets.meta_gain, nets.acc - nets.acc_before, atol=1e-12)
+    rec = exp.tp4_records(summary, tp4.inner)
+    assert {"identity_muP_limit_acc", "identity_muP_2_acc", "relu_NTK_limit_acc", "inner_lr",
+            "select_val_acc_inner_0.4"} <= set(rec)
+    fig = exp.plot_fewshot_tp4(summary, tp4.curves, "toy")
+    plt.close(fig)
+
+
+def _tp4_summary(gap_kernel=0.2, gap_se=0.01, lim_sd=0.01, narrow_gap=0.1, wide_gap=0.0,
+                 gain=0.2):
+    rows = [("muP limit", "identity", np.inf, 0.66, lim_sd, 0.45, 0.0, 0.0, gain, 0.01),
+            ("muP", "identity", 2, 0.66 - narrow_gap, 0.01, 0.4, narrow_gap, 0.01, gain, 0.01),
+            ("muP", "identity", 128, 0.66 - wide_gap, 0.01, 0.4, wide_gap, 0.01, gain, 0.01),
+            ("NTK limit", "relu", np.inf, 0.66 - gap_kernel, np.nan, 0.45, gap_kernel, gap_se,
+             np.nan, np.nan),
+            ("GP limit", "relu", np.inf, 0.3, np.nan, 0.3, 0.36, gap_se, np.nan, np.nan)]
+    cols = ["model", "activation", "width", "acc", "acc_sd", "acc_before", "gap_to_limit",
+            "gap_se", "meta_gain", "meta_gain_se"]
+    return pd.DataFrame(rows, columns=cols).assign(n_seeds=3)
+
+
+def test_tp4_claims_can_fail():
+    beats = exp.CLAIMS["fs_tp4_limit_beats_kernels"]
+    assert beats.evaluate(_tp4_summary())[1] is True
+    assert beats.evaluate(_tp4_summary(gap_kernel=0.02))[1] is False
+    # a seed spread as large as the gap: not a win
+    assert beats.evaluate(_tp4_summary(gap_kernel=0.05, gap_se=0.005, lim_sd=0.05))[1] is False
+    approach = exp.CLAIMS["fs_tp4_approach_by_meta_training"]
+    assert approach.evaluate(_tp4_summary())[1] is True
+    assert approach.evaluate(_tp4_summary(narrow_gap=0.01))[1] is False
+    assert approach.evaluate(_tp4_summary(gain=0.01))[1] is False

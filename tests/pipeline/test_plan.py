@@ -133,7 +133,8 @@ def test_gpu_calibration_reproduces_the_h100_run():
     _, gpu = plan._split(nets, per_unit, cal.factors)
     assert sum(gpu.values()) == pytest.approx(sum(h100.values()), rel=1e-9)
     assert 10 < cal.factors["nets"] < cal.factors["wide-nets"] < 3000
-    full = plan.estimate(FEWSHOT, "full", None, cal)
+    # the committed H100 run's settings (the full profile now runs fewer steps of this protocol)
+    full = plan.estimate(FEWSHOT, "full", plan.CALIBRATION_RUN, cal)
     fewshot = next(s for s in full.sections if s.section == "fewshot")
     assert fewshot.gpu_s >= sum(h100.values())  # plus the kernel limits
     assert math.isclose(plan.estimate(FEWSHOT, "cpu", None, cal).peak_mb, ledger.peak_mb)
