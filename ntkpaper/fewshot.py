@@ -296,7 +296,7 @@ def kernel_grid(kernel_fn, episodes, ways: int, lrs, steps_grid) -> pd.DataFrame
 # ---------------------------------------------------------------------------------------------
 # TP4's own protocol (edwardjhu/TP4, TP4MAML/train_all.sh and meta/, commit b640ba7)
 #
-# Facts read in TP4's scripts and code (the brief's file:line references are in the notebook):
+# Facts read in TP4's scripts and code (file:line references: docs/protocols/tp4.md):
 # the linear one-hidden-layer net f(x) = alpha_out * W2 (W1 x + bias_alpha * b1), no readout
 # bias; its muP limit is the same net at width d + k started from W1 = [sigma1 I_d; 0],
 # b1 = 0, W2 = [0 | sigma2 I_k] (so f = 0 at initialisation); a width-n net is a random
