@@ -144,6 +144,10 @@ def test_a_ctrl_c_during_a_publish_lands_after_it(repo, monkeypatch):
     would not hold it back) is raised only once the publish is complete."""
     import signal
 
+    # SIGINT as a user's shell gives it: Python's handler, unblocked (a pytest-xdist worker may
+    # have inherited it ignored or blocked; a CI run saw "DID NOT RAISE" once)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     real_rename = Path.rename
     sent = []
 
@@ -154,8 +158,11 @@ def test_a_ctrl_c_during_a_publish_lands_after_it(repo, monkeypatch):
         return real_rename(self, target)
 
     monkeypatch.setattr(Path, "rename", rename)
-    with pytest.raises(KeyboardInterrupt):
-        _publish(repo)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _publish(repo)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     monkeypatch.undo()
     assert sent and _state(repo) == ("new figure", "new notebook", "new")
     assert _leftovers(repo) == []

@@ -263,7 +263,14 @@ def _start_slow(root):
 
     (root / "notebooks" / "02_bad.py").unlink()
     (root / "notebooks" / "03_slow.py").write_text(SLOW)
-    proc = subprocess.Popen([sys.executable, "-m", "ntkpaper", "run", "01", "03"],
+    # started as from a shell: SIGINT at its default and unblocked. A pytest-xdist worker may
+    # hand its children an ignored or blocked SIGINT (both are inherited across exec; a CI run
+    # timed out here once), which says nothing about the runner, so a tiny launcher resets both
+    # before exec'ing the runner (preexec_fn would be unsafe in a process with jax's threads)
+    launcher = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM}); "
+                "os.execv(sys.executable, [sys.executable, '-m', 'ntkpaper', 'run', '01', '03'])")
+    proc = subprocess.Popen([sys.executable, "-c", launcher],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=_env(root))
     pid_file = root / "kernel.pid"
