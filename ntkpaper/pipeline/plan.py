@@ -659,6 +659,18 @@ def _nb07_centred(p) -> Work:
                 _compiles(2 * 2 * len(p.FINITE_WIDTHS)))
 
 
+def _net_grid(steps: int, members: int, n: int, per_example: float, n_eval: int,
+              runs: int = 1, eval_passes: int = 1) -> Work:
+    """One vmapped grid of ``members`` networks (:func:`ntkpaper.training.train_mse_grid`):
+    a power iteration (20 jvp + vjp on the ``n`` training points), ``steps`` full-batch steps
+    (6 flops per multiply-add and example: forward and backward), and ~6 recordings of the
+    ``n_eval`` validation and test outputs (``eval_passes`` of them); ``per_example`` =
+    multiply-adds of one forward pass on one example."""
+    return _train(steps, members * 6 * n * per_example, runs=runs,
+                  extra=20 * 4 * n * per_example
+                  + eval_passes * 6 * members * 2 * n_eval * per_example)
+
+
 def _nb07_trained_fc(p) -> Work:
     # per parameterisation and width: a power iteration (20 jvp + vjp on the training set), then
     # a vmapped grid of len(NET_LR_FRACTIONS) x NET_N_SEEDS nets trained plain and centred
@@ -669,8 +681,7 @@ def _nb07_trained_fc(p) -> Work:
     nets = []
     for w in p.NET_WIDTHS:
         prm = _mlp_params(D_MNIST, w, p.FC_DEPTH)
-        nets.append(_train(p.NET_STEPS, e * 6 * n * prm, runs=2,
-                           extra=20 * 4 * n * prm + 2 * 6 * e * 2 * v * prm))
+        nets.append(_net_grid(p.NET_STEPS, e, n, prm, v, runs=2, eval_passes=2))
     ed = (len(p.NET_DECAY_LR_FRACTIONS) + len(p.NET_L2S)) * p.NET_N_SEEDS
     prm = _mlp_params(D_MNIST, p.NET_DECAY_WIDTH, p.FC_DEPTH)
     nets.append(_train(p.NET_DECAY_STEPS, ed * 6 * n * prm,
@@ -685,8 +696,7 @@ def _nb07_layerwise(p) -> Work:
     n, v = p.NET_N_TRAIN, p.N_VAL + p.N_TEST
     e = (1 + len(p.NET_PLAIN_L2S) + len(p.NET_LAYERWISE_L2S)) * p.NET_N_SEEDS
     prm = _mlp_params(D_MNIST, p.NET_DECAY_WIDTH, p.FC_DEPTH)
-    return _sum(_train(p.NET_STEPS, e * 6 * n * prm, extra=20 * 4 * n * prm + 6 * e * 2 * v * prm),
-                _compiles(4))
+    return _sum(_net_grid(p.NET_STEPS, e, n, prm, v), _compiles(4))
 
 
 def _cnn_macs(hw: int, channels: int, depth: int) -> float:
@@ -705,9 +715,8 @@ def _nb07_trained_cnns(p) -> Work:
     e = len(p.CNN_NET_LR_FRACTIONS) * p.NET_N_SEEDS
     nets = []
     for w in p.CNN_NET_WIDTHS:
-        macs = _cnn_macs(hw, w, p.CNN_DEPTH)
-        nets.append(_train(p.CNN_NET_STEPS, e * 6 * n * macs, runs=2,
-                           extra=20 * 4 * n * macs + 6 * e * 2 * v * macs))
+        nets.append(_net_grid(p.CNN_NET_STEPS, e, n, _cnn_macs(hw, w, p.CNN_DEPTH), v,
+                              runs=2))
     kernel = _nb07_pairs(p, "cnn", n, v, HW_IMAGE.get(p.NET_DATASET, 784), hw)
     return _sum({"arrays": kernel, "host": 2 * 9 * n**3}, *nets,
                 _compiles(4 * len(p.CNN_NET_WIDTHS) + 4))
