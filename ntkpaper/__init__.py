@@ -29,7 +29,8 @@ LAYERS = {
     "data": ["data"],
     "plotting": ["plotting"],
     "science": ["nt", "architectures", "kernels", "entk", "parametrization", "training",
-                "alignment", "tangent_features", "sparsity", "fewshot", "word2vec", "stats"],
+                "alignment", "tangent_features", "sparsity", "fewshot", "word2vec", "cbow",
+                "stats"],
     "experiments": ["experiments"],
     "pipeline": ["pipeline", "__main__"],
 }

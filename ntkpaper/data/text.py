@@ -17,7 +17,7 @@ Loaders (:func:`load_corpus`): ``"text8"`` is the real corpus (``text8.zip`` in 
 directory, or downloaded from :data:`TEXT8_URL`; verified by the published archive size and by the
 content: exactly 10^8 bytes of ``[a-z ]``); ``"wiki_standin"`` is the text8-style corpus made
 from the dump in the gensim wheel (fetched from PyPI with ``pip download`` into
-``data/raw/wheels``), clearly a stand-in: about 0.5% of text8's 17M words. Both come with the
+``data/raw/wheels``), clearly a stand-in: 497k words, about 3% of text8's 17.0M. Both come with the
 analogy questions from the same wheel (the Google file). Cached as text in the data directory,
 written atomically.
 

@@ -25,13 +25,14 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ntkpaper import claims, fewshot, parametrization, paths, plotting, stats, word2vec
+from ntkpaper import cbow, claims, fewshot, parametrization, paths, plotting, stats, word2vec
 from ntkpaper.claims import Claim
 from ntkpaper.data import glyphs, text
 from ntkpaper.progress import progress
 
 TP4 = "Yang & Hu 2021 (TP4)"
 _W2V_SOURCE = f"{TP4}, Sec. 9, Word2Vec experiment (Fig. 3; edwardjhu/TP4 word2vec.png)"
+_W2V_TP4_FIG = "edwardjhu/TP4 b640ba7, word2vec.png (read off, docs/protocols/tp4.md Sec. 3.2)"
 _MAML_SOURCE = f"{TP4}, Sec. 9, Omniglot MAML experiment (Table 2; edwardjhu/TP4 MAML.png)"
 _ACTIVATION_LABELS = {"identity": "linear", "relu": "ReLU"}
 FULL_RUN_DIR = ("benchmarks", "results")
@@ -74,6 +75,33 @@ def _w2v_limit_vs_kernel(w2v, info):
 def _w2v_freeze(slopes):
     return (f"slopes NTP {slopes['ntp']:+.2f}, muP {slopes['mup']:+.2f}",
             -0.7 <= slopes["ntp"] <= -0.3 and slopes["mup"] > -0.15)
+
+
+def _seed_diffs(res: TP4Word2Vec, a: float, b: float) -> list[float]:
+    """Accuracy of width ``a`` minus width ``b`` in each seed."""
+    return [float(res.correct[(a, s)].mean() - res.correct[(b, s)].mean())
+            for (w, s) in res.correct if w == a and (b, s) in res.correct]
+
+
+def _w2v_tp4_improves(res: TP4Word2Vec) -> claims.Verdict:
+    widths = sorted(w for w, _ in res.correct if np.isfinite(w))
+    lo, hi = widths[0], widths[-1]
+    d, se = stats.paired_difference(_w2v_seed_mean(res, hi), _w2v_seed_mean(res, lo))
+    per_seed = _seed_diffs(res, hi, lo)
+    return (f"width {int(hi)} - width {int(lo)}: {d:+.3f} +- {se:.3f} (paired over "
+            f"{len(_w2v_seed_mean(res, lo))} questions); per seed "
+            + ", ".join(f"{x:+.3f}" for x in per_seed),
+            d > 2 * se and min(per_seed) > 0)
+
+
+def _w2v_tp4_approaches(res: TP4Word2Vec) -> claims.Verdict:
+    widths = sorted(w for w, _ in res.correct if np.isfinite(w))
+    lim = _w2v_seed_mean(res, np.inf)
+    (g_lo, se_lo), (g_hi, se_hi) = (stats.paired_difference(lim, _w2v_seed_mean(res, w))
+                                    for w in (widths[0], widths[-1]))
+    return (f"limit - width {int(widths[0])}: {g_lo:+.3f} +- {se_lo:.3f}; limit - width "
+            f"{int(widths[-1])}: {g_hi:+.3f} +- {se_hi:.3f} (paired)",
+            g_lo > 2 * se_lo and g_hi < g_lo / 2 and g_hi > -2 * se_hi)
 
 
 def _fs_row(fs: pd.DataFrame, model: str, activation: str) -> tuple[float, float]:
@@ -132,6 +160,21 @@ CLAIMS = claims.collect(
           source=f"{TP4}, abstract (the NTK parametrization has no feature-learning limit) "
                  "and Sec. 9, Word2Vec experiment",
           criterion="NTP in [-0.7, -0.3], muP > -0.15", test=_w2v_freeze),
+    Claim("w2v_tp4_improves_with_width",
+          "Word2Vec at TP4's protocol: finite muP nets answer more analogies as width grows",
+          source=f"{_W2V_SOURCE}; text8, epoch 15: 33.4% (width 64) -> 42.6% (1024) "
+                 f"({_W2V_TP4_FIG})",
+          criterion="widest - narrowest > 2 paired s.e. over the shared questions (answers "
+                    "averaged over seeds) AND widest > narrowest in every seed",
+          test=_w2v_tp4_improves),
+    Claim("w2v_tp4_approaches_limit",
+          "Word2Vec at TP4's protocol: finite muP nets approach the computed muP limit: the "
+          "widest net closes most of the narrowest net's gap to it",
+          source=f"{_W2V_SOURCE}; text8, epoch 15: gap 9.9 points at width 64, 0.7 at 1024 "
+                 f"({_W2V_TP4_FIG})",
+          criterion="limit - narrowest > 2 paired s.e. AND limit - widest < (limit - narrowest)"
+                    " / 2 AND limit - widest > -2 paired s.e. (the limit is not beaten)",
+          test=_w2v_tp4_approaches),
     Claim("fs_mup_limit_beats_kernels",
           "Few-shot: the linear net's muP limit beats its GP and NTK limits after "
           "meta-training (TP4 Table 2)", source=_MAML_SOURCE,
@@ -217,7 +260,8 @@ def character_counts(chars: glyphs.CharacterSet) -> pd.Series:
 
 def compute_word2vec(corpus: str, questions: pd.DataFrame, vocab_size: int, mup_widths,
                      other_widths, eta: float, *, epochs: int, window: int, negative: int,
-                     sample: float, workers: int, seed: int = 0, reference_dim: int = 100):
+                     sample: float, workers: int, seed: int = 0, reference_dim: int = 100,
+                     jobs: int = 1):
     """Analogy accuracy and embedding movement for muP (widths + the exact limit), NTP and SP
     (``other_widths``), the kernel limit (the embeddings at initialisation: they do not move) and
     gensim's own word2vec (its initialisation, ``reference_dim`` dimensions, same rate).
@@ -228,6 +272,7 @@ def compute_word2vec(corpus: str, questions: pd.DataFrame, vocab_size: int, mup_
         vocab_size: most frequent words kept (V; the muP limit has this dimension).
         mup_widths, other_widths: embedding widths of the muP nets and of NTP and SP.
         eta: base learning rate; the other keywords go to :func:`ntkpaper.word2vec.train`.
+        jobs: models trained at once (threads; each deterministic with ``workers=1``).
 
     Returns:
         ``(df, info)``: ``df`` has one row per model with columns model, parametrization, width
@@ -237,33 +282,35 @@ def compute_word2vec(corpus: str, questions: pd.DataFrame, vocab_size: int, mup_
     vocab = word2vec.build_vocab(corpus, max_size=vocab_size)
     ids = word2vec.encode(corpus, vocab)
     q, _ = word2vec.analogy_indices(questions, vocab)
+    from concurrent.futures import ThreadPoolExecutor
+
     common = dict(epochs=epochs, window=window, negative=negative, sample=sample,
                   workers=workers, seed=seed)
-    rows = []
+    todo = [(f"{name} {n}", name, float(n), word2vec.scales(name, int(n), eta, len(vocab)))
+            for name, widths in (("mup", mup_widths), ("ntp", other_widths),
+                                 ("sp", other_widths)) for n in widths]
+    todo.append(("muP limit", "mup", np.inf, word2vec.scales("mup", None, eta, len(vocab))))
+    todo.append((f"gensim default ({reference_dim}-d)", "gensim", float(reference_dim), None))
 
-    def add(model, param, width, res):
-        rows.append(dict(model=model, parametrization=param, width=width,
-                         accuracy=word2vec.analogy_accuracy(res["embeddings"], q),
-                         movement=word2vec.relative_change(res["embeddings"], res["initial"]),
-                         seconds=res["seconds"]))
+    def one(job):
+        model, param, width, sc = job
+        res = word2vec.train(ids, vocab, sc, dim=reference_dim, **common)
         bar.update()
+        return dict(model=model, parametrization=param, width=width,
+                    accuracy=word2vec.analogy_accuracy(res["embeddings"], q),
+                    movement=word2vec.relative_change(res["embeddings"], res["initial"]),
+                    seconds=res["seconds"])
 
-    with progress(desc="03 word2vec", total=len(mup_widths) + 2 * len(other_widths) + 2,
-                  unit="model") as bar:
-        for name, widths in (("mup", mup_widths), ("ntp", other_widths), ("sp", other_widths)):
-            for n in widths:
-                add(f"{name} {n}", name, float(n), word2vec.train(
-                    ids, vocab, word2vec.scales(name, int(n), eta, len(vocab)), **common))
-        lim = word2vec.train(ids, vocab, word2vec.scales("mup", None, eta, len(vocab)), **common)
-        add("muP limit", "mup", np.inf, lim)
-        # kernel (GP/NTK) limit: embeddings stay at their random initialisation (exact as n -> inf);
-        # evaluated with a wide random table
-        rng = np.random.default_rng(seed)
-        emb0 = rng.standard_normal((len(vocab), 4096)).astype(np.float32)
-        rows.append(dict(model="GP/NTK limit", parametrization="ntp", width=np.inf,
+    # gensim's loop releases the GIL: models train in parallel threads, each deterministic
+    with progress(desc="03 word2vec", total=len(todo), unit="model") as bar, \
+            ThreadPoolExecutor(max(1, int(jobs))) as pool:
+        rows = list(pool.map(one, todo))
+    # kernel (GP/NTK) limit: embeddings stay at their random initialisation (exact as n -> inf);
+    # evaluated with a wide random table
+    rng = np.random.default_rng(seed)
+    emb0 = rng.standard_normal((len(vocab), 4096)).astype(np.float32)
+    rows.insert(-1, dict(model="GP/NTK limit", parametrization="ntp", width=np.inf,
                          accuracy=word2vec.analogy_accuracy(emb0, q), movement=0.0, seconds=0.0))
-        ref = word2vec.train(ids, vocab, None, dim=reference_dim, **common)
-        add(f"gensim default ({reference_dim}-d)", "gensim", float(reference_dim), ref)
     info = dict(vocab=len(vocab), tokens=int(len(ids)), questions=int(len(q)),
                 chance=1.0 / (len(vocab) - 3))
     return pd.DataFrame(rows), info
@@ -323,6 +370,178 @@ def plot_word2vec(w2v: pd.DataFrame, info: dict, slopes: dict, caption: str):
                           hue="parametrization", slopes=slopes,
                           ylabel="relative embedding change",
                           title="how far the input embeddings moved (NTP: ~ width^-1/2)")
+    fig.suptitle(caption)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Word2Vec at TP4's own protocol (ntkpaper.cbow)
+
+# TP4's analogy accuracy (%) after epoch 15 on text8 (vocabulary of 71k words, all 19,544
+# questions, whole-vocabulary search), read off its figure by pixel measurement, +-0.4
+TP4_W2V_TEXT8 = {64: 33.4, 256: 41.6, 1024: 42.6, np.inf: 43.3}
+# the same figure's curves, epochs 1 to 15 (the same read-off)
+TP4_W2V_TEXT8_EPOCHS = {
+    64: (8.2, 14.9, 20.1, 23.4, 25.5, 27.0, 28.7, 29.7, 30.7, 31.5, 32.4, 32.9, 33.1, 33.3, 33.4),
+    256: (10.8, 19.1, 25.6, 29.5, 32.2, 34.4, 36.0, 37.4, 38.9, 39.5, 40.4, 40.9, 41.2, 41.5,
+          41.6),
+    1024: (11.8, 21.6, 27.6, 31.7, 34.3, 36.3, 38.0, 39.4, 40.2, 41.1, 41.6, 42.1, 42.4, 42.5,
+           42.6),
+    np.inf: (12.3, 20.9, 27.7, 31.4, 34.5, 36.5, 38.6, 40.1, 41.3, 41.6, 42.2, 42.6, 43.0, 43.2,
+             43.3)}
+
+
+@dataclass
+class TP4Word2Vec:
+    """``curves``: one row per (width, seed, epoch) with accuracy and the epoch's mean loss
+    (width ``inf``: the muP limit). ``correct``: {(width, seed): (Q,) bool} answers after the
+    last epoch on the shared questions. ``kernel``: accuracy of the GP/NTK limit (the random
+    initial table: its embeddings never move). ``seconds``: {(width, seed): training seconds}.
+    ``info``: vocab, tokens, questions, chance, corpus_words."""
+
+    curves: pd.DataFrame
+    correct: dict
+    kernel: float
+    seconds: dict
+    info: dict
+
+
+def compute_word2vec_tp4(corpus: str, questions: pd.DataFrame, vocab_size: int, widths,
+                         n_seeds: int, *, epochs: int = 15, cfg: cbow.CBOWConfig | None = None,
+                         jobs: int = 1, workers: int = 1, seed: int = 0) -> TP4Word2Vec:
+    """CBOW at TP4's protocol (``cfg``; :mod:`ntkpaper.cbow`) for each muP width and the exact
+    muP limit (one-hot tables of dimension V), ``n_seeds`` seeds each, analogy accuracy after
+    every epoch (as TP4 checkpoints every epoch), on the ``vocab_size`` most frequent words.
+
+    Args:
+        corpus: space-separated words; questions: the analogy questions.
+        epochs, cfg: the settings (default: TP4's text8 run, :data:`ntkpaper.cbow.TP4_TEXT8`,
+            with ``epochs``).
+        jobs: models trained at once (threads); each model deterministic when ``workers`` is 1.
+        workers: threads per model (more than 1: Hogwild, as TP4; not reproducible bit for bit).
+
+    Returns:
+        A :class:`TP4Word2Vec`.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+    from dataclasses import replace
+
+    cfg = cfg or replace(cbow.TP4_TEXT8, epochs=int(epochs))
+    vocab = word2vec.build_vocab(corpus, max_size=vocab_size)
+    ids = word2vec.encode(corpus, vocab)
+    q, _ = word2vec.analogy_indices(questions, vocab)
+    if len(q) == 0:
+        raise ValueError("no analogy question has its four words in the vocabulary: raise "
+                         "vocab_size")
+    V = len(vocab)
+    # largest first, so that the longest job (the limit) starts at once
+    todo = sorted(((w, s) for s in range(n_seeds) for w in [np.inf, *map(float, widths)]),
+                  key=lambda j: (-(V if not np.isfinite(j[0]) else j[0]), j[1]))
+
+    def one(job):
+        width, s = job
+        iv, ov = cbow.init_tables(V, None if not np.isfinite(width) else int(width),
+                                  seed=1000 * (seed + s) + 11)
+        accs = []
+        res = cbow.train(ids, vocab.counts, iv, ov, cfg, seed=1000 * (seed + s) + 13,
+                         workers=workers,
+                         on_epoch=lambda _: accs.append(word2vec.analogy_predictions(iv, q)))
+        bar.update()
+        rows = pd.DataFrame(dict(width=width, seed=s, epoch=np.arange(1, cfg.epochs + 1),
+                                 accuracy=[float(np.mean(a == q[:, 3])) for a in accs],
+                                 loss=res["loss"]))
+        return job, rows, accs[-1] == q[:, 3], res["seconds"]
+
+    with progress(desc="03 word2vec, TP4 protocol", total=len(todo), unit="model") as bar, \
+            ThreadPoolExecutor(max(1, int(jobs))) as pool:
+        done = list(pool.map(one, todo))
+    done.sort(key=lambda d: (d[0][0], d[0][1]))
+    kernel_table = cbow.init_tables(V, 4096, seed=seed + 17)[0]  # GP/NTK limit: never moves
+    info = dict(vocab=V, tokens=int(len(ids)), questions=int(len(q)), chance=1.0 / (V - 3),
+                corpus_words=len(corpus.split()))
+    return TP4Word2Vec(pd.concat([d[1] for d in done], ignore_index=True),
+                       {d[0]: d[2] for d in done},
+                       word2vec.analogy_accuracy(kernel_table, q),
+                       {d[0]: d[3] for d in done}, info)
+
+
+def _w2v_seed_mean(res: TP4Word2Vec, width: float) -> np.ndarray:
+    """(Q,) answers after the last epoch, averaged over seeds (0, 1/S, ..., 1 per question)."""
+    return np.mean([v for (w, _), v in res.correct.items() if w == width], axis=0)
+
+
+def w2v_tp4_summary(res: TP4Word2Vec) -> pd.DataFrame:
+    """Per model (widths, then the limit): accuracy after the last epoch (mean and s.d. over
+    seeds, and each seed), TP4's text8 number, the limit minus this model with its paired s.e.
+    over the shared questions (seed-averaged answers), training seconds (mean over seeds).
+
+    Returns:
+        Columns: model, width, n_seeds, acc, acc_sd, acc_seeds, tp4_text8, gap_to_limit, gap_se,
+        seconds.
+    """
+    last = res.curves[res.curves.epoch == res.curves.epoch.max()]
+    lim = _w2v_seed_mean(res, np.inf)
+    rows = []
+    for width, g in last.groupby("width"):
+        gap, se = stats.paired_difference(lim, _w2v_seed_mean(res, width))
+        secs = np.mean([v for (w, _), v in res.seconds.items() if w == width])
+        rows.append(dict(model="muP limit" if not np.isfinite(width) else f"muP {int(width)}",
+                         width=width, n_seeds=len(g), acc=g.accuracy.mean(),
+                         acc_sd=g.accuracy.std(ddof=1) if len(g) > 1 else np.nan,
+                         acc_seeds=", ".join(f"{a:.3f}" for a in g.sort_values("seed").accuracy),
+                         tp4_text8=TP4_W2V_TEXT8.get(width, np.nan) / 100, gap_to_limit=gap,
+                         gap_se=se if np.isfinite(width) else np.nan, seconds=secs))
+    return pd.DataFrame(rows)
+
+
+def w2v_tp4_records(summary: pd.DataFrame, res: TP4Word2Vec) -> dict:
+    """Ledger entries: accuracy (seed mean) and gap to the limit of every model, the kernel
+    limit's accuracy and the data sizes."""
+    out = {f"acc_{_ledger_name(r.model)}": r.acc for r in summary.itertuples()}
+    out |= {f"gap_to_limit_{_ledger_name(r.model)}": r.gap_to_limit
+            for r in summary.itertuples() if np.isfinite(r.width)}
+    return out | {"acc_GP/NTK_limit": res.kernel} | res.info
+
+
+def w2v_tp4_table(summary: pd.DataFrame, res: TP4Word2Vec) -> pd.DataFrame:
+    """TP4's text8 numbers beside ours (percent): one row per width and the limits."""
+    rows = [dict(model=r.model, **{"TP4, text8 (%)": r.tp4_text8 * 100,
+                                   "ours (%)": r.acc * 100,
+                                   "ours, seed s.d.": r.acc_sd * 100,
+                                   "gap to limit, TP4": (TP4_W2V_TEXT8[np.inf]
+                                                         - TP4_W2V_TEXT8.get(r.width, np.nan)),
+                                   "gap to limit, ours": r.gap_to_limit * 100})
+            for r in summary.itertuples()]
+    rows.append({"model": "GP/NTK limit", "TP4, text8 (%)": np.nan,
+                 "ours (%)": res.kernel * 100})
+    return pd.DataFrame(rows).set_index("model").round(1)
+
+
+def plot_word2vec_tp4(res: TP4Word2Vec, caption: str):
+    """Analogy accuracy vs epoch, laid out like TP4's word2vec.png: left TP4's text8 curves (read
+    off its figure), right ours (mean over seeds, band: min-max), widths light to dark, the muP
+    limit dashed; ours also shows the GP/NTK limit."""
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.2))
+    widths = sorted(set(res.curves.width))
+    shades = _width_shades([("muP limit" if not np.isfinite(w) else f"muP {int(w)}")
+                            for w in widths])
+    for w in widths:
+        name = "muP limit" if not np.isfinite(w) else f"muP {int(w)}"
+        ls = "--" if not np.isfinite(w) else "-"
+        if w in TP4_W2V_TEXT8_EPOCHS:
+            e = TP4_W2V_TEXT8_EPOCHS[w]
+            axes[0].plot(np.arange(1, len(e) + 1), e, ls, color=shades[name], label=name)
+        g = res.curves[res.curves.width == w].groupby("epoch").accuracy
+        m, lo, hi = (100 * f() for f in (g.mean, g.min, g.max))
+        axes[1].plot(m.index, m, ls, color=shades[name], label=name)
+        axes[1].fill_between(m.index, lo, hi, color=shades[name], alpha=0.2, lw=0)
+    axes[1].axhline(100 * res.kernel, color=plotting.colour("ntk"), ls=":", label="GP/NTK limit")
+    axes[0].set(xlabel="epoch", ylabel="word analogy accuracy (%)",
+                title="TP4 on text8 (read off its word2vec.png)")
+    axes[1].set(xlabel="epoch", ylabel="word analogy accuracy (%)",
+                title=f"ours: V={res.info['vocab']}, {res.info['questions']} questions")
+    for ax in axes:
+        ax.legend(fontsize=7)
     fig.suptitle(caption)
     return fig
 

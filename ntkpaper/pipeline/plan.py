@@ -285,18 +285,36 @@ def _nb03_word2vec(p) -> Work:
     # context reads/updates + 4 (NEGATIVE + 1) dots/updates); models: the muP widths, NTP and SP
     # widths, the muP limit (width = VOCAB) and gensim's 100-d reference. Plus Python/gensim
     # handling of every token per model, and the analogy search (questions ~0.31 V, measured
-    # 937 at V = 3000). gensim's workers share the cores: on the ledger's 2 cores W2V_WORKERS > 1
-    # halves the training time (the ledger ran 1); the GPU machine's host factor (x5, 16 cores)
-    # then assumes W2V_WORKERS >= 16, as in the full profile (fewer workers: optimistic)
+    # 937 at V = 3000). gensim's threads (W2V_WORKERS per model, W2V_JOBS models at once) share
+    # the cores: on the ledger's 2 cores 2 threads halve the training time (the ledger ran 1 x 2);
+    # the GPU machine's host factor (x5, 16 cores) then assumes >= 16 threads, as in the full
+    # profile (fewer: optimistic)
     words = W2V_WORDS.get(p.W2V_CORPUS, W2V_WORDS["text8"])
     tokens = min(words, p.W2V_MAX_TOKENS) if p.W2V_MAX_TOKENS else words
     widths = [*p.W2V_MUP_WIDTHS, *p.W2V_OTHER_WIDTHS, *p.W2V_OTHER_WIDTHS, p.W2V_VOCAB, 100]
     per_token = 4 * p.W2V_WINDOW + 4 * (p.W2V_NEGATIVE + 1)
     questions = 0.31 * p.W2V_VOCAB
-    cores = min(max(p.W2V_WORKERS, 1), 2)
+    cores = min(max(p.W2V_WORKERS * p.W2V_JOBS, 1), 2)
     return _sum({"host": p.W2V_EPOCHS * tokens * per_token * sum(widths) / cores
                  + questions * p.W2V_VOCAB * 2 * sum(widths)},
                 _secs(len(widths) * tokens * PY_TOKEN_S))
+
+
+def _nb03_word2vec_tp4(p) -> Work:
+    # ntkpaper.cbow (numba, on the host), per model and seed: EPOCHS x tokens x width x (3
+    # passes over ~WINDOW context rows + 2 passes over 26 output rows: window 8, negative 25);
+    # models: the muP widths and the limit (width = VOCAB, dominant). Analogy search after every
+    # epoch (questions ~0.31 V). Threads: W2V_TP4_JOBS models at once, W2V_TP4_WORKERS each; the
+    # ledger's 2 cores ran 2 x 1; the host factor (x5, 16 cores) assumes >= 16 threads at full
+    widths = [*p.W2V_TP4_WIDTHS, p.W2V_VOCAB]
+    words = W2V_WORDS.get(p.W2V_CORPUS, W2V_WORDS["text8"])
+    tokens = min(words, p.W2V_MAX_TOKENS) if p.W2V_MAX_TOKENS else words
+    per_token = 3 * 8 + 2 * 26
+    threads = min(max(p.W2V_TP4_JOBS * p.W2V_TP4_WORKERS, 1), 2)
+    questions = 0.31 * p.W2V_VOCAB
+    return _sum({"host": p.W2V_TP4_SEEDS * p.W2V_TP4_EPOCHS * sum(widths)
+                 * (tokens * per_token / threads + questions * p.W2V_VOCAB * 2)},
+                _secs(3.0))  # numba's compilation (cached after the first run)
 
 
 def _nb03_fewshot_data(p) -> Work:
@@ -767,7 +785,8 @@ MODELS: dict[str, NotebookModel] = {
          Section("relu_limits", _nb02_relu)),
         _nb02_memory),
     "03_mup_word2vec_fewshot": NotebookModel(
-        (Section("word2vec", _nb03_word2vec), Section("fewshot_data", _nb03_fewshot_data),
+        (Section("word2vec_tp4", _nb03_word2vec_tp4), Section("word2vec", _nb03_word2vec),
+         Section("fewshot_data", _nb03_fewshot_data),
          Section("fewshot", _nb03_fewshot),
          Section("fewshot_tp4", _nb03_fewshot_tp4, rate_from="fewshot")),
         _nb03_memory),

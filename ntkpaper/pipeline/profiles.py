@@ -62,18 +62,22 @@ PROFILES: dict[str, dict[str, dict]] = {
     "03_mup_word2vec_fewshot": {
         "smoke": {"W2V_MAX_TOKENS": 30000, "W2V_VOCAB": 300,
                   "W2V_MUP_WIDTHS": [8, 16], "W2V_OTHER_WIDTHS": [8, 16], "W2V_EPOCHS": 1,
+                  "W2V_TP4_WIDTHS": [8, 16], "W2V_TP4_SEEDS": 1, "W2V_TP4_EPOCHS": 2,
                   "FS_BACKGROUND": 4, "FS_EVALUATION": 2, "FS_DRAWINGS": 4,
                   "FS_WIDTHS": [8, 16], "FS_META_STEPS": 4, "FS_BATCH": 4, "FS_TEST_TASKS": 40,
                   "FS_VAL_TASKS": 20, "FS_VAL_EVERY": 2, "KERNEL_LRS": [1.0],
                   "KERNEL_STEPS": [1, 3], "FS_TP4_WIDTHS": [2], "FS_TP4_SEEDS": 1,
                   "FS_TP4_META_STEPS": 4, "FS_TP4_VAL_EVERY": 2, "FS_TP4_KERNEL_LRS": [1.0],
                   "FS_TP4_INNER_LRS": [0.1, 0.4], "FS_TP4_SELECT_STEPS": 2},
-        # Word2Vec: the first 5M words of text8, 5 epochs (gensim runs on the host CPU; the whole
-        # corpus x 15 epochs takes the notebook over 10 minutes by `--plan`)
-        "full": {"W2V_CORPUS": "text8", "W2V_VOCAB": 10000,
+        # Word2Vec: the first 5M words of text8 (30%) and its 3,000 most frequent words (TP4:
+        # all 17M words and the 71k seen 5 times; its limit, V x V tables, would need ~40 GB and
+        # hours); TP4's protocol for 15 epochs, one seed, 4 models x 4 Hogwild threads; our
+        # earlier protocol for 5 epochs, 2 models x 8 threads. Sized by `--plan`: TP4's
+        # protocol at V = 10,000 alone took ~9 min of the estimate; not yet timed on a GPU
+        "full": {"W2V_CORPUS": "text8",  # W2V_VOCAB: cpu's 3,000 (was 10,000)
                  "W2V_MAX_TOKENS": 5_000_000, "W2V_EPOCHS": 5,
-                 "W2V_MUP_WIDTHS": [16, 32, 64, 128, 256, 512, 1024],
-                 "W2V_WORKERS": 16,
+                 "W2V_TP4_SEEDS": 1, "W2V_TP4_JOBS": 4, "W2V_TP4_WORKERS": 4,
+                 "W2V_WORKERS": 8,
                  "FS_DATA": "omniglot", "FS_WIDTHS": [2, 8, 32, 128, 512, 2048, 8192],
                  # our earlier protocol at 3,000 meta-steps (was 10,000): TP4's budget runs in
                  # the TP4-protocol section, and both at 10,000 exceed 10 minutes by `--plan`

@@ -43,7 +43,8 @@ def test_claims_have_sources_and_the_kernel_limit_one_is_a_check():
         "w2v_mup_improves_with_width", "w2v_mup_approaches_limit", "w2v_limit_beats_kernel",
         "w2v_ntp_embeddings_freeze", "fs_mup_limit_beats_kernels", "fs_mup_approaches_limit",
         "fs_meta_training_helps_limit", "fs_relu_mup_beats_ntk", "fs_tp4_limit_beats_kernels",
-        "fs_tp4_approach_by_meta_training"}
+        "fs_tp4_approach_by_meta_training", "w2v_tp4_improves_with_width",
+        "w2v_tp4_approaches_limit"}
     for c in exp.CLAIMS.values():
         assert c.source.startswith("Yang & Hu 2021 (TP4)") and c.criterion and not c.history
     # the GP/NTK limit's embeddings do not move by construction: a check, not a claim
@@ -68,6 +69,44 @@ def test_word2vec_claims_read_as_before_and_can_fail():
     assert not c["w2v_mup_approaches_limit"].evaluate(_w2v(limit=0.2))[1]
     assert not c["w2v_limit_beats_kernel"].evaluate(_w2v(limit=0.004), info)[1]
     assert not c["w2v_ntp_embeddings_freeze"].evaluate({"ntp": -0.1, "mup": 0.0})[1]
+
+
+def _w2v_tp4(accs=None, Q=400, seeds=2):
+    """A TP4Word2Vec with given per-model accuracies: the first ``round(acc Q)`` questions right
+    (so that answers are nested: paired differences are all of one sign)."""
+    accs = accs or {64.0: 0.09, 256.0: 0.135, 1024.0: 0.159, np.inf: 0.1625}
+    correct = {(w, s): np.arange(Q) < round(a * Q) for w, a in accs.items() for s in range(seeds)}
+    curves = pd.DataFrame([dict(width=w, seed=s, epoch=e, accuracy=a * e / 2, loss=1.0)
+                           for w, a in accs.items() for s in range(seeds) for e in (1, 2)])
+    return exp.TP4Word2Vec(curves, correct, 0.0, {k: 1.0 for k in correct},
+                           dict(vocab=3000, tokens=1000, questions=Q, chance=1 / 2997,
+                                corpus_words=1200))
+
+
+def test_word2vec_tp4_claims_summary_and_table():
+    c, res = exp.CLAIMS, _w2v_tp4()
+    text, holds = c["w2v_tp4_improves_with_width"].evaluate(res)
+    assert holds and text.startswith("width 1024 - width 64: +0.070 +- 0.013")
+    text, holds = c["w2v_tp4_approaches_limit"].evaluate(res)
+    assert holds and "limit - width 1024: +0.003" in text
+    # no rise with width; a widest net as far from the limit as the narrowest's half; a limit
+    # beaten by the widest net
+    flat = {64.0: 0.15, 256.0: 0.15, 1024.0: 0.15, np.inf: 0.16}
+    assert not c["w2v_tp4_improves_with_width"].evaluate(_w2v_tp4(flat))[1]
+    far = {64.0: 0.09, 256.0: 0.1, 1024.0: 0.12, np.inf: 0.16}
+    assert not c["w2v_tp4_approaches_limit"].evaluate(_w2v_tp4(far))[1]
+    beaten = {64.0: 0.09, 256.0: 0.1, 1024.0: 0.2, np.inf: 0.16}
+    assert not c["w2v_tp4_approaches_limit"].evaluate(_w2v_tp4(beaten))[1]
+    summary = exp.w2v_tp4_summary(res)
+    assert summary.model.tolist() == ["muP 64", "muP 256", "muP 1024", "muP limit"]
+    assert summary.tp4_text8.tolist() == pytest.approx([0.334, 0.416, 0.426, 0.433])
+    assert summary.gap_to_limit.iloc[0] == pytest.approx(0.0725)
+    table = exp.w2v_tp4_table(summary, res)
+    assert table.loc["muP limit", "TP4, text8 (%)"] == 43.3
+    assert table.loc["muP 64", "gap to limit, TP4"] == pytest.approx(9.9)
+    records = exp.w2v_tp4_records(summary, res)
+    assert records["acc_muP_1024"] == pytest.approx(0.159) and records["questions"] == 400
+    plt.close(exp.plot_word2vec_tp4(res, "caption"))
 
 
 def test_fewshot_claims_read_as_before_and_can_fail():
