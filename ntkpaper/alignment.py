@@ -110,9 +110,14 @@ class Recorder:
         ks: top-k values for the energy measures.
         tags: constant columns added to every row (e.g. width, run name).
         extra: ``{metric: params -> float}`` recorded too (layer ``"all"``), e.g. accuracies.
+        tangent_alignment: optional ``params -> (G + 1,)`` alignments of the full multi-output
+            tangent kernel per group and of the whole (Baratin et al.'s definition, e.g.
+            :func:`ntkpaper.entk.mlp_layer_tangent_alignment`), recorded as
+            ``alignment_full``.
 
     Rows (``frame()``): step, layer (``"all"`` or ``"1"``..), metric, value, plus tags. Metrics:
-    ``alignment`` (centred), ``alignment_uncentred``, ``distance_from_init``,
+    ``alignment`` (centred, output-averaged kernel), ``alignment_uncentred``,
+    ``alignment_full`` (when ``tangent_alignment`` is given), ``distance_from_init``,
     ``rel_change_from_init`` (``||K_t - K_0|| / ||K_0||``), ``trace``; for ``"all"`` also
     ``top_eigenvalue``, ``effective_rank``, ``energy_target_top{k}``, ``energy_output_top{k}``,
     ``energy_residual_top{k}``; and ``eigenvalues`` are kept in ``self.spectra[step]``.
@@ -120,8 +125,10 @@ class Recorder:
 
     def __init__(self, layer_kernels: Callable, y: np.ndarray, steps: Sequence[int],
                  outputs: Callable | None = None, ks: Sequence[int] = (1, 10, 50),
-                 tags: dict | None = None, extra: dict[str, Callable] | None = None):
+                 tags: dict | None = None, extra: dict[str, Callable] | None = None,
+                 tangent_alignment: Callable | None = None):
         self.layer_kernels, self.y, self.outputs = layer_kernels, np.asarray(y), outputs
+        self.tangent_alignment = tangent_alignment
         self.steps, self.ks, self.tags = {int(s) for s in steps}, list(ks), dict(tags or {})
         self.extra = dict(extra or {})
         self.rows: list[dict] = []
@@ -155,6 +162,10 @@ class Recorder:
             if np.any(vec):
                 for k, e in zip(self.ks, energy_captured(v, vec, self.ks)):
                     self._add(step, "all", f"energy_{what}_top{k}", float(e))
+        if self.tangent_alignment is not None:
+            full = np.asarray(self.tangent_alignment(params))
+            for name, v in zip([*map(str, range(1, len(full))), "all"], full):
+                self._add(step, name, "alignment_full", float(v))
         for name, fn in self.extra.items():
             self._add(step, "all", name, float(fn(params)))
 

@@ -77,3 +77,69 @@ def test_masked_kernel_drops_pruned_features_and_jacobian_agrees():
 
     np.testing.assert_allclose(entk.jacobian_entk(apply, params, x),
                                entk.masked_mlp_entk(params, masks, x), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("name,activation", [("sp", "tanh"), ("mup", "relu")])
+def test_full_tangent_alignment_matches_centred_jacobians_by_brute_force(name, activation):
+    """Baratin et al.'s definition (tfjgeorge/ntk_alignment): Jacobians of every output centred
+    over the examples, K their (N k) x (N k) Gram, y one-hot centred and flattened."""
+    x, _ = _problem(n=9, d=6, k=3)
+    labels = np.arange(9) % 3
+    y = np.eye(3, dtype=np.float32)[labels]
+    abc = pz.named(name, 2)
+    params = pz.init(jax.random.PRNGKey(2), abc, 6, 7, 3)
+    ours = entk.mlp_layer_tangent_alignment(params, abc, x, y, activation)
+    yc = (y - y.mean(0)).ravel()  # (N k,) example-major
+
+    def align(jac):  # jac (N, k, P): per-example, per-output Jacobian of a group
+        j = np.asarray(jac, np.float64)
+        j = (j - j.mean(0)).reshape(9 * 3, -1)
+        k = j @ j.T
+        return yc @ k @ yc / (np.linalg.norm(k) * yc @ yc)
+
+    f = lambda p, xi: pz.forward(p, abc, xi[None], activation)[0]
+    jac = jax.vmap(jax.jacrev(f), in_axes=(None, 0))(params, x)  # [(N, k, fan_in, fan_out)]
+    per_layer = [align(np.asarray(j).reshape(9, 3, -1)) for j in jac]
+    whole = align(np.concatenate([np.asarray(j).reshape(9, 3, -1) for j in jac], axis=2))
+    np.testing.assert_allclose(ours, per_layer + [whole], rtol=2e-4)
+    # it is not the output-averaged centred alignment (Cortes et al.), the other definition
+    from ntkpaper import alignment
+    cka = alignment.alignment(entk.mlp_layer_kernels(params, abc, x, activation=activation)
+                              .sum(0), y)
+    assert abs(cka - whole) > 0.05
+    with pytest.raises(ValueError, match="constant targets"):
+        entk.mlp_layer_tangent_alignment(params, abc, x, np.ones_like(y), activation)
+    with pytest.raises(ValueError, match=r"y must be \(N, k\) = \(9, 3\)"):
+        entk.mlp_layer_tangent_alignment(params, abc, x, y[:, :2], activation)
+
+
+def test_full_tangent_alignment_with_biases_matches_brute_force():
+    """Biases stored as each matrix's last row: each layer's kernel covers weights and bias."""
+    x, _ = _problem(n=9, d=6, k=3)
+    y = np.eye(3, dtype=np.float32)[np.arange(9) % 3]
+    rng = np.random.default_rng(3)
+    params = [rng.normal(size=s).astype(np.float32) / np.sqrt(s[0])
+              for s in ((7, 5), (6, 5), (6, 3))]
+    abc = pz.named("sp", 2)
+    ours = entk.mlp_layer_tangent_alignment(params, abc, x, y, "tanh", bias=True)
+
+    m = pz.multipliers(abc, 5, 6)  # SP here: 1/sqrt(d) on the input layer, 1 elsewhere
+
+    def f(p, xi):  # the bias shares its layer's multiplier
+        h = m[0] * (jax.numpy.append(xi, 1.0) @ p[0])
+        for mi, w in zip(m[1:], p[1:]):
+            h = mi * (jax.numpy.append(jax.numpy.tanh(h), 1.0) @ w)
+        return h
+
+    jac = jax.vmap(jax.jacrev(f), in_axes=(None, 0))(params, x)
+    yc = (y - y.mean(0)).ravel()
+
+    def align(j):
+        j = np.asarray(j, np.float64).reshape(9, 3, -1)
+        j = (j - j.mean(0)).reshape(27, -1)
+        k = j @ j.T
+        return yc @ k @ yc / (np.linalg.norm(k) * yc @ yc)
+
+    want = [align(j) for j in jac] + [align(np.concatenate(
+        [np.asarray(j).reshape(9, 3, -1) for j in jac], axis=2))]
+    np.testing.assert_allclose(ours, want, rtol=2e-4)

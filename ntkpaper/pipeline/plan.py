@@ -429,31 +429,50 @@ def _fit_run(n: int, d: int, width: int, depth: int, k: int, steps: int, records
                 _fit_steps(steps), _compiles(2))
 
 
+def _full_alignment(probe: int, layers, k: int) -> float:
+    """``entk.mlp_layer_tangent_alignment``: per layer the (probe k)^2 Gram of the backward
+    signals (2 (probe k)^2 fan_out), its product with the input Gram and centring (~6 (probe
+    k)^2), plus the signals themselves (``_entk_structured``)."""
+    pk2 = (probe * k) ** 2
+    return _entk_structured(probe, layers, k) + sum(2 * pk2 * o + 6 * pk2 for _, o in layers)
+
+
 def _nb04_spectrum(p) -> Work:
-    # two runs (constant lr, decayed lr) on the 2-D regression (d = 2, k = 1), probe = all
-    # REG_N_TRAIN points, ~N_RECORD + 1 recordings (log-spaced steps and the decay step)
-    run = _fit_run(p.REG_N_TRAIN, 2, p.REG_WIDTH, p.REG_DEPTH, 1, p.REG_STEPS, p.N_RECORD + 1,
+    # two runs (constant lr, decayed lr) per seed on the 2-D regression (d = 2 plus the constant
+    # input, k = 1), probe = all REG_N_TRAIN points, ~N_RECORD + 1 recordings
+    run = _fit_run(p.REG_N_TRAIN, 3, p.REG_WIDTH, p.REG_DEPTH, 1, p.REG_STEPS, p.N_RECORD + 1,
                    p.REG_N_TRAIN,
-                   extra=2 * p.REG_N_TRAIN * _mlp_params(2, p.REG_WIDTH, p.REG_DEPTH, 1))
-    return _sum(run, run)
+                   extra=2 * p.REG_N_TRAIN * _mlp_params(3, p.REG_WIDTH, p.REG_DEPTH, 1))
+    return _sum(*[run] * (2 * p.REG_SEEDS))
 
 
 def _nb04_label(p) -> Work:
-    # one run per random-label fraction on LABEL_N_TRAIN MNIST images; each recording also evaluates
-    # train and test accuracy (forward passes on LABEL_N_TRAIN and N_TEST)
+    # one run per random-label fraction and seed on LABEL_N_TRAIN MNIST images; each recording
+    # also evaluates train and test accuracy (forward passes on LABEL_N_TRAIN and N_TEST) and the
+    # full multi-output alignment on the probe and on up to LABEL_N_PROBE clean, corrupted and
+    # test images (~4 probe-sized computations)
     prm = _mlp_params(D_MNIST, p.LABEL_WIDTH, p.LABEL_DEPTH)
+    layers = _mlp_layers(D_MNIST, p.LABEL_WIDTH, p.LABEL_DEPTH, K)
     run = _fit_run(p.LABEL_N_TRAIN, D_MNIST, p.LABEL_WIDTH, p.LABEL_DEPTH, K, p.LABEL_STEPS,
-                   p.N_RECORD,
-                   p.LABEL_N_PROBE, extra=2 * (p.LABEL_N_TRAIN + p.N_TEST + p.LABEL_N_PROBE) * prm)
-    return _sum(*[run] * len(p.RANDOM_FRACTIONS))
+                   p.N_RECORD, p.LABEL_N_PROBE,
+                   extra=2 * (p.LABEL_N_TRAIN + p.N_TEST + p.LABEL_N_PROBE) * prm
+                   + 4 * _full_alignment(p.LABEL_N_PROBE, layers, K))
+    return _sum(*[run] * (len(p.RANDOM_FRACTIONS) * p.LABEL_SEEDS))
 
 
 def _nb04_hierarchy(p) -> Work:
-    # per sigma_w and seed: DEEP_STEPS full-batch Adam steps of a DEEP_DEPTH-layer tanh MLP on
-    # DEEP_N_TRAIN images; per-layer eNTKs on DEEP_N_PROBE inputs at the start and end (no spectrum)
-    run = _fit_run(p.DEEP_N_TRAIN, D_MNIST, p.DEEP_WIDTH, p.DEEP_DEPTH, K, p.DEEP_STEPS, 2,
-                   p.DEEP_N_PROBE, eigh=False)
-    return _sum(*[run] * (len(p.SIGMA_WS) * p.N_SEEDS))
+    # per configuration (each sigma_w at DEEP_DEPTH, and sigma_w = 1 at each of DEEP_DEPTHS) and
+    # seed: DEEP_STEPS full-batch Adam steps of a tanh MLP with biases on DEEP_N_TRAIN images;
+    # the full multi-output alignment per layer on DEEP_N_PROBE inputs at the start and end
+    configs = [p.DEEP_DEPTH] * len(p.SIGMA_WS) + [L for L in p.DEEP_DEPTHS if L != p.DEEP_DEPTH]
+    runs = []
+    for L in configs:
+        layers = _mlp_layers(D_MNIST, p.DEEP_WIDTH, L, K)
+        runs.append(_sum(_train(p.DEEP_STEPS, 6 * p.DEEP_N_TRAIN
+                                * _mlp_params(D_MNIST, p.DEEP_WIDTH, L)),
+                         {"arrays": 2 * _full_alignment(p.DEEP_N_PROBE, layers, K)},
+                         _fit_steps(p.DEEP_STEPS), _compiles(3)))
+    return _sum(*[r for r in runs for _ in range(p.N_SEEDS)])
 
 
 def _nb04_width(p) -> Work:
@@ -471,7 +490,10 @@ def _nb04_memory(p) -> float:
     def one(n, probe, width, depth):
         return (2 * 8.0 * (depth + 1) * probe**2 + 4.0 * probe * K * width * (depth + 1)
                 + 4.0 * 3 * n * width * depth)
-    return max(one(p.REG_N_TRAIN, p.REG_N_TRAIN, p.REG_WIDTH, p.REG_DEPTH),
+    # the full multi-output kernels: one layer's and the running sum, (probe k)^2 float32 each,
+    # and einsum temporaries (x3)
+    full = 3 * 2 * 4.0 * (max(p.LABEL_N_PROBE, p.DEEP_N_PROBE) * K) ** 2
+    return max(full, one(p.REG_N_TRAIN, p.REG_N_TRAIN, p.REG_WIDTH, p.REG_DEPTH),
                one(max(p.LABEL_N_TRAIN, p.N_TEST), p.LABEL_N_PROBE, p.LABEL_WIDTH, p.LABEL_DEPTH),
                one(p.DEEP_N_TRAIN, p.DEEP_N_PROBE, p.DEEP_WIDTH, p.DEEP_DEPTH),
                one(p.WIDTH_N_TRAIN, p.WIDTH_N_PROBE, max(p.WIDTHS), p.WIDTH_DEPTH))
