@@ -32,9 +32,10 @@ so this module implements it (our code, written from the brief; nothing is copie
 Differences from TP4's code, all deliberate: the exact sigmoid instead of a 1,000-entry table; the
 exact unigram distribution (binary search on its cumulative sum) instead of a 10^8-entry table;
 numba's per-thread random generator instead of C's ``rand()``; the rate updated per sentence; one
-thread per model by default (deterministic), where TP4 ran 68 threads without locks on some rows
-(Hogwild; its README says results depend on the machine). ``workers > 1`` splits the corpus
-into that many contiguous parts trained concurrently without locks, as TP4 does.
+thread per model by default (deterministic), where TP4 ran 68 threads whose interleaving depends
+on the machine (its code holds mutexes around table reads and writes; its README says results
+depend on the machine). ``workers > 1`` splits the corpus into that many contiguous parts
+trained concurrently without locks (Hogwild), so results vary from run to run.
 
 Shapes: ``ids`` (T,) int32 token indices in ``[0, V)``; ``counts`` (V,) int64 word counts;
 ``in_vec`` and ``out_vec`` (V, n) float32, C-contiguous, trained in place.
@@ -268,7 +269,7 @@ def train(ids: np.ndarray, counts: np.ndarray, in_vec: np.ndarray, out_vec: np.n
         counts: (V,) word counts (sub-sampling and the negatives' distribution).
         seed: seed of the windows, sub-sampling and negatives.
         workers: threads; 1 is deterministic, more train contiguous parts of the corpus
-            concurrently without locks (Hogwild, as TP4), so results vary from run to run.
+            concurrently without locks (Hogwild), so results vary from run to run.
         on_epoch: called with the epoch's number (1-based) after each epoch, e.g. to evaluate
             ``in_vec`` as TP4 does after every epoch.
 
