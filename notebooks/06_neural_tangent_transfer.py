@@ -51,8 +51,8 @@ DIMS = [784, 300, 100, 10]  # layer sizes of the MLP (LeNet-300-100, no biases)
 N_TRAIN = 5000  # training images (NTT sees them without labels)
 N_TEST = 5000  # test images
 DENSITIES = [0.01, 0.03, 0.1]  # shares of hidden-layer weights kept on MNIST (output layer dense)
-METHODS = ["random", "magnitude", "snip", "ntt"]  # pruning methods compared
-N_SEEDS = 2  # initialisations per configuration
+METHODS = ["random", "random_unscaled", "magnitude", "snip", "snip_layerwise", "ntt"]  # compared
+N_SEEDS = 3  # initialisations per configuration
 TRAIN_EPOCHS = 5  # supervised epochs (Adam, cross-entropy, mask fixed)
 TRAIN_BATCH = 128  # supervised mini-batch size
 TRAIN_LR = 1e-3  # supervised Adam learning rate
@@ -80,7 +80,14 @@ protocol = dict(dims=DIMS, n_train=N_TRAIN, n_test=N_TEST, seed=SEED, n_seeds=N_
 # ## 1 · MNIST: accuracy after training, per method and density
 #
 # Final test accuracy (mean and spread over `N_SEEDS` initialisations) vs density; the dense
-# network as a horizontal line. Inputs: pixel values in [0, 1], flattened.
+# network as a horizontal line. Inputs: pixel values in [0, 1], flattened. Besides our earlier
+# baselines (random and magnitude masks with the kept weights rescaled to the dense layer's norm,
+# SNIP over all hidden layers at once), the paper's own: a random mask with the initial weights
+# kept as they are (`random_unscaled`; the official code does not rescale) and SNIP chosen layer
+# by layer (`snip_layerwise`, the layer-wise setting the paper compares in). The two claims
+# against those use margins of 2 standard errors over seeds, paired by initialisation. Our NTT is
+# still the earlier variant (relative losses, the output-averaged kernel, 150 transfer steps);
+# the official loss and budgets are issue 18's next step.
 
 # %%
 with run.section("mnist"):
@@ -95,8 +102,19 @@ run.savefig(exp.plot_accuracy_vs_density(final, TRAIN_EPOCHS,
 rho3 = exp.closest_density(DENSITIES, 0.03)
 for other in ("random", "snip", "magnitude"):
     run.claim(exp.CLAIMS[f"ntt_beats_{other}_mnist"], summary, DENSITIES)
+run.claim(exp.CLAIMS["ntt_beats_snip_layerwise_mnist"], final, DENSITIES)
+run.claim(exp.CLAIMS["ntt_beats_unscaled_random_mnist"], final, DENSITIES)
 run.claim(exp.CLAIMS["demo_gap_3pct"], summary, rho3, TRAIN_EPOCHS, N_TRAIN)
 summary.round(4)
+
+# %% [markdown]
+# How to read it (3 seeds): against the paper's own baselines our short NTT (150 transfer steps)
+# wins clearly only where the baselines are weakest. Against layer-wise SNIP it is ahead at every
+# density (+0.081 +- 0.057 at 1%, +0.039 +- 0.012 at 3%, +0.0013 +- 0.0007 at 10%), but beyond 2
+# standard errors only at 3%. Against the unrescaled random mask it wins big at 1% (+0.117 +-
+# 0.049) and ties at 3% and 10%. So the two new claims fail as stated. Global SNIP is stronger
+# than layer-wise SNIP at 1% (0.688 against 0.602), and rescaling helps random masks at 1% but
+# hurts them at 3%: the baselines' details move accuracies by several points at this budget.
 
 # %% [markdown]
 # ## 2 · Training curves at 3% density, and the label-free transfer

@@ -27,6 +27,8 @@ COLOURS = {
     "network": _CB[7], "ensemble": _CB[5], "centred": _CB[9],         # finite networks
     "centred ensemble": tuple(0.6 * c for c in _CB[9]),
     "random": _CB[7], "magnitude": _CB[5], "snip": _CB[6], "ntt": _CB[2],  # pruning
+    "random_unscaled": tuple(0.6 * c for c in _CB[7]),
+    "snip_layerwise": tuple(0.6 * c for c in _CB[6]),
     "fixed": _CB[1], "adaptive": _CB[2], "initial": _CB[8],           # tangent-feature models
     "gensim": _CB[5],                                                 # Word2Vec reference
     "dense": (0.0, 0.0, 0.0),
@@ -37,6 +39,7 @@ LABELS = {
     "network": "finite network", "ensemble": "ensemble", "centred": "centred network",
     "centred ensemble": "centred ensemble",
     "random": "random", "magnitude": "magnitude", "snip": "SNIP", "ntt": "NTT",
+    "random_unscaled": "random, not rescaled", "snip_layerwise": "SNIP, layer-wise",
     "fixed": "fixed tangent features", "adaptive": "adaptive tangent features",
     "initial": "initial eNTK",
     "dense": "dense network", "sgd": "SGD", "adam": "Adam",

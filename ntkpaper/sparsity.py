@@ -17,6 +17,8 @@ it uniformly at 1-3% leaves each class a handful of inputs, which cripples every
 * ``magnitude``: each layer keeps its rho largest ``|w|``;
 * ``snip`` (Lee et al. 2019): global top-rho of the saliency ``|g * w|``, g the gradient of the
   supervised loss on a labelled batch (the only method here that sees labels);
+  ``snip_layerwise``: the same saliency, top-rho in every layer (the layer-wise setting in which
+  Liu & Zenke compare, official code fmi-basel/neural-tangent-transfer);
 * ``ntt``: Neural Tangent Transfer. Starting from the magnitude mask, the student's weights are
   trained, *without labels*, so that on mini-batches of unlabelled inputs X
 
@@ -56,7 +58,7 @@ from ntkpaper import entk as entk_lib
 from ntkpaper import parametrization as pz
 from ntkpaper.progress import progress
 
-METHODS = ("random", "magnitude", "snip", "ntt")
+METHODS = ("random", "magnitude", "snip", "snip_layerwise", "ntt")
 
 
 def init_mlp(key: jax.Array, dims: Sequence[int]) -> list[jax.Array]:
@@ -192,17 +194,19 @@ def rescale(params, masks) -> list[jax.Array]:
 
 def prune(method: str, params, rho: float, key: jax.Array, x=None, labels=None,
           n_classes: int = 10) -> list[np.ndarray]:
-    """Masks at density ``rho`` by ``random``, ``magnitude`` or ``snip`` (needs x, labels)."""
+    """Masks at density ``rho`` by ``random``, ``magnitude``, ``snip`` or ``snip_layerwise``
+    (the SNIP methods need x, labels)."""
     if method == "random":
         keys = jax.random.split(key, len(params))
         return layerwise_mask([np.asarray(jax.random.uniform(k, p.shape))
                                for k, p in zip(keys, params)], rho)
     if method == "magnitude":
         return layerwise_mask([np.abs(np.asarray(p)) for p in params], rho)
-    if method == "snip":
+    if method in ("snip", "snip_layerwise"):
         if x is None or labels is None:
-            raise ValueError("snip needs a labelled batch: pass x and labels")
-        return global_mask(snip_scores(params, x, labels, n_classes), rho)
+            raise ValueError(f"{method} needs a labelled batch: pass x and labels")
+        select = global_mask if method == "snip" else layerwise_mask
+        return select(snip_scores(params, x, labels, n_classes), rho)
     raise ValueError(f"unknown pruning method {method!r}; choose one of {METHODS} "
                      "(ntt: use neural_tangent_transfer)")
 

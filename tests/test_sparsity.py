@@ -29,6 +29,12 @@ def test_masks_keep_their_density_and_hold_in_training():
     for p, m in zip(trained, masks):
         assert np.all(np.asarray(p)[m == 0] == 0) and np.any(np.asarray(p)[m == 1] != 0)
     assert log.train_loss.iloc[-1] < log.train_loss.iloc[0]
+    # layer-wise SNIP: the largest saliencies of each layer, at the density in every layer
+    layer = sp.prune("snip_layerwise", params, 0.1, jax.random.PRNGKey(1), x, y, 3)
+    scores = sp.snip_scores(params, x, y, 3)
+    for m, sc in zip(layer[:-1], scores[:-1]):
+        assert m.sum() == np.ceil(0.1 * m.size) and sc[m == 1].min() >= sc[m == 0].max()
+    assert layer[-1].all()
     # magnitude keeps exactly the largest weights
     mag = sp.prune("magnitude", params, 0.25, jax.random.PRNGKey(0))[0]
     w = np.abs(np.asarray(params[0]))

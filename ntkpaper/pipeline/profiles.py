@@ -126,7 +126,7 @@ PROFILES: dict[str, dict[str, dict]] = {
         # 10 epochs (was 40), 3 seeds (was 5), 2,000 transfer steps (was 5,000): estimated to
         # fit 10 minutes on one H100 (`--plan`); the official NTT budget is larger still
         "full": {"N_TRAIN": 50000, "N_TEST": 10000,
-                 "DENSITIES": [0.01, 0.03, 0.05, 0.1], "N_SEEDS": 3, "TRAIN_EPOCHS": 10,
+                 "DENSITIES": [0.01, 0.03, 0.05, 0.1], "N_SEEDS": 4, "TRAIN_EPOCHS": 10,
                  "NTT_STEPS": 2000, "NTT_BATCH": 64, "MASK_EVERY": 100,
                  "CNN_DENSITIES": [0.01, 0.03, 0.1]},
     },
