@@ -29,7 +29,7 @@ LAYERS = {
     "data": ["data"],
     "plotting": ["plotting"],
     "science": ["nt", "architectures", "kernels", "entk", "parametrization", "training",
-                "alignment", "tangent_features", "sparsity", "fewshot", "word2vec", "cbow",
+                "alignment", "tangent_features", "sparsity", "ntt", "fewshot", "word2vec", "cbow",
                 "stats"],
     "experiments": ["experiments"],
     "pipeline": ["pipeline", "__main__"],

@@ -29,6 +29,7 @@ COLOURS = {
     "random": _CB[7], "magnitude": _CB[5], "snip": _CB[6], "ntt": _CB[2],  # pruning
     "random_unscaled": tuple(0.6 * c for c in _CB[7]),
     "snip_layerwise": tuple(0.6 * c for c in _CB[6]),
+    "ntt_output_only": tuple(0.6 * c for c in _CB[2]),
     "fixed": _CB[1], "adaptive": _CB[2], "initial": _CB[8],           # tangent-feature models
     "gensim": _CB[5],                                                 # Word2Vec reference
     "dense": (0.0, 0.0, 0.0),
@@ -40,6 +41,7 @@ LABELS = {
     "centred ensemble": "centred ensemble",
     "random": "random", "magnitude": "magnitude", "snip": "SNIP", "ntt": "NTT",
     "random_unscaled": "random, not rescaled", "snip_layerwise": "SNIP, layer-wise",
+    "ntt_output_only": "NTT, outputs only",
     "fixed": "fixed tangent features", "adaptive": "adaptive tangent features",
     "initial": "initial eNTK",
     "dense": "dense network", "sgd": "SGD", "adam": "Adam",

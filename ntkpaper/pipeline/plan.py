@@ -602,6 +602,34 @@ def _sparse_study(p, densities, methods, arch: str) -> Work:
     return _sum(*parts)
 
 
+def _nb06_official(p) -> Work:
+    """``experiments.nb06_official.compute_official`` (LeNet-300-100, ntkpaper.ntt): per seed the
+    dense net and every (density, method) trained OFFICIAL_TRAIN_STEPS Adam steps at batch 64 (3
+    forward costs per example), test accuracy on N_TEST and train accuracy on 2,000 images every
+    100 steps; per (seed, density) each NTT variant (``ntt``, ``ntt_output_only``) runs
+    OFFICIAL_NTT_STEPS steps on 64 inputs whose loss holds the teacher's and the student's full
+    (32, 32, k, k) kernels from the layer structure (forward, k-column backward, then per layer
+    the Grams of inputs and of output derivatives: 2 * 32^2 (fan_in + k^2 fan_out)), backward ~3x;
+    logged on 64 inputs every 100 steps with the kept-weights kernel too."""
+    dims = [D_MNIST, 300, 100, K]
+    layers = list(zip(dims[:-1], dims[1:]))
+    fwd = 2 * sum(i * o for i, o in layers)
+    kernel = 2 * 32 * 32 * sum(i + K * K * o for i, o in layers) + 2 * 64 * K * fwd
+    kept = 2 * 32 * 32 * sum(i * o for i, o in layers)  # the logged kept-weights kernel
+    nets = p.OFFICIAL_N_SEEDS * (1 + len(p.OFFICIAL_DENSITIES) * len(p.OFFICIAL_METHODS))
+    records = p.OFFICIAL_TRAIN_STEPS // 100 + 2
+    parts = [_train(p.OFFICIAL_TRAIN_STEPS, 3 * 64 * fwd, runs=nets,
+                    extra=records * (p.N_TEST + 2000) * fwd),
+             _fit_steps(nets * p.OFFICIAL_TRAIN_STEPS), _compiles(2 * nets)]
+    n_ntt = sum(m.startswith("ntt") for m in p.OFFICIAL_METHODS)
+    runs = p.OFFICIAL_N_SEEDS * len(p.OFFICIAL_DENSITIES) * n_ntt
+    logs = p.OFFICIAL_NTT_STEPS // 100 + 2
+    parts += [_train(p.OFFICIAL_NTT_STEPS, 3 * 2 * kernel, runs=runs,
+                     extra=logs * (3 * kernel + kept)),
+              _fit_steps(runs * p.OFFICIAL_NTT_STEPS), _compiles(2 * runs)]
+    return _sum(*parts)
+
+
 def _nb06_mnist(p) -> Work:
     return _sparse_study(p, p.DENSITIES, p.METHODS, "mlp")
 
@@ -821,7 +849,8 @@ MODELS: dict[str, NotebookModel] = {
          Section("sample_complexity", _nb05_sample)),
         _nb05_memory),
     "06_neural_tangent_transfer": NotebookModel(
-        (Section("mnist", _nb06_mnist), Section("fashion", _nb06_fashion),
+        (Section("official", _nb06_official), Section("mnist", _nb06_mnist),
+         Section("fashion", _nb06_fashion),
          Section("lenet5", _nb06_lenet5, rate_from="mnist")),
         _nb06_memory),
     "07_finite_vs_infinite": NotebookModel(

@@ -119,7 +119,10 @@ PROFILES: dict[str, dict[str, dict]] = {
                  "N_TEST": 10000, "DATASETS": ["mnist", "cifar10"], "N_SEEDS": 3},
     },
     "06_neural_tangent_transfer": {
-        "smoke": {"N_TRAIN": 300, "N_TEST": 300, "DENSITIES": [0.05],
+        "smoke": {"OFFICIAL_DENSITIES": [0.05], "OFFICIAL_METHODS": ["ntt", "random"],
+                  "OFFICIAL_N_TRAIN": 300, "OFFICIAL_NTT_STEPS": 4, "OFFICIAL_TRAIN_STEPS": 4,
+                  "OFFICIAL_N_SEEDS": 1,
+                  "N_TRAIN": 300, "N_TEST": 300, "DENSITIES": [0.05],
                   "N_SEEDS": 1, "TRAIN_EPOCHS": 1, "NTT_STEPS": 4, "MASK_EVERY": 2,
                   "FASHION_DENSITIES": [0.05], "CNN_DENSITIES": [0.05],
                   "CNN_METHODS": ["random", "ntt"]},
