@@ -29,6 +29,7 @@ LAYERS = {
     "data": ["data"],
     "plotting": ["plotting"],
     "science": ["nt", "architectures", "kernels", "entk", "parametrization", "training",
+                "signal_propagation",
                 "alignment", "tangent_features", "sparsity", "ntt", "fewshot", "word2vec", "cbow",
                 "stats"],
     "experiments": ["experiments"],

@@ -25,6 +25,7 @@ from matplotlib.ticker import MaxNLocator
 from ntkpaper import alignment as al
 from ntkpaper import claims, data, entk, plotting, stats, training
 from ntkpaper import parametrization as pz
+from ntkpaper import signal_propagation as sp
 from ntkpaper.claims import Claim
 from ntkpaper.progress import progress
 
@@ -178,6 +179,37 @@ def _peak_moves_with_init(peaks: pd.DataFrame, depth: int) -> claims.Verdict:
             f"(ordered -> chaotic: {move:+d} layers)", abs(move) >= 2)
 
 
+def eh_tolerance(depth: int) -> int:
+    """Layers by which a measured peak may miss the predicted one: max(2, 15% of the depth + 1
+    weight layers), fixed before the first run (one or two layers are within the seed spread)."""
+    return max(2, int(round(0.15 * (depth + 1))))
+
+
+def _eh_predicts_peak(table: pd.DataFrame) -> claims.Verdict:
+    parts, ok = [], True
+    for (act, sw, L), r in table.iterrows():
+        tol = eh_tolerance(L)
+        hit = abs(r.peak_layer - r.predicted_layer) <= tol
+        parts.append(f"{act} sigma_w={sw:g} L={L}: predicted {int(r.predicted_layer)}, "
+                     f"measured {int(r.peak_layer)} of {L + 1} ({'within' if hit else 'beyond'} "
+                     f"{tol})")
+        ok = ok and hit
+    return "; ".join(parts), ok
+
+
+def _peak_scales_like_l35(table: pd.DataFrame, activation: str = "relu") -> claims.Verdict:
+    t = table.xs(activation, level="activation")
+    if len(t) < 3:
+        return f"fewer than 3 depths for {activation} (no slope)", None
+    depths = np.asarray(t.index.get_level_values("depth"), float)
+    peaks = np.asarray(t.peak_layer, float)
+    slope = float(np.polyfit(np.log(depths), np.log(peaks), 1)[0])
+    pred = float(np.polyfit(np.log(depths), np.log(np.asarray(t.predicted_layer, float)), 1)[0])
+    text = (f"measured peaks {peaks.astype(int).tolist()} at depths {depths.astype(int).tolist()}: "
+            f"slope {slope:.2f} (the balance rule on these networks: {pred:.2f})")
+    return text, 0.4 <= slope <= 0.8
+
+
 KOPITKOV = "Kopitkov & Indelman 2020 (ICANN; arXiv 1910.08720)"
 BARATIN = "Baratin et al. 2021 (AISTATS; arXiv 2008.00938)"
 LOU = "Lou et al. 2022 (ICML; arXiv 2110.11749)"
@@ -271,6 +303,21 @@ CLAIMS = claims.collect(
           "to signal propagation (its dependence on the initialisation; section not checked)",
           criterion="|move| >= 2 layers between the smallest and largest sigma_w (one layer is "
           "within the seed-to-seed spread)", test=_peak_moves_with_init),
+    Claim("eh_predicts_peak", "The most aligned layer is where forward and backward information "
+          "loss balance (the Equilibrium Hypothesis)",
+          source=f"{LOU}, abstract: the layers that balance forward and backward information "
+          "loss have the highest alignment to the labels (the balance rule is our "
+          "reconstruction: ntkpaper.signal_propagation; the paper's equations could not be "
+          "read)",
+          criterion="for every network: |measured peak layer - the crossing of the measured "
+                    "forward and backward information at initialisation (seed means)| <= "
+                    "max(2, 15% of the layers)", test=_eh_predicts_peak),
+    Claim("peak_scales_like_l35", "In ReLU nets at He initialisation the most aligned layer's "
+          "index grows like L^(3/5) with depth L",
+          source=f"{LOU} (a summary of the paper: 'l = Theta(L^(3/5))' for fully connected "
+          "networks; their code trains ReLU MLPs with He initialisation at depths 10-100)",
+          criterion="log-log slope of the measured peak layer vs depth in [0.4, 0.8] over >= 3 "
+                    "depths", test=_peak_scales_like_l35),
     Claim("ntp_kernel_freezes", "NTP: the eNTK moves less as width grows",
           source="Jacot, Gabriel & Hongler 2018 (NeurIPS; arXiv 1806.07572): the NTK stays "
           "constant during training in the infinite-width limit; Yang & Hu 2021 (Tensor "
@@ -510,7 +557,9 @@ def compute_layer_hierarchy(x, labels, sigma_ws: Sequence[float], width: int, de
 
     Returns:
         rows sigma_w, depth, seed, step (0 and ``steps``), layer (1..depth + 1), metric
-        ``alignment_full``, value; plus the final training loss as metric ``loss`` (layer 0).
+        ``alignment_full``, value; at step 0 also the forward and backward information measured
+        on the probe (:func:`ntkpaper.signal_propagation.measured`: metrics ``forward_info``,
+        ``backward_info``); plus the final training loss as metric ``loss`` (layer 0).
     """
     x = np.asarray(x, np.float32)
     y = targets(labels, n_classes)
@@ -528,6 +577,11 @@ def compute_layer_hierarchy(x, labels, sigma_ws: Sequence[float], width: int, de
         loss = lambda p, mults=mults: 0.5 * jax.numpy.mean(jax.numpy.sum(
             (deep_forward(p, mults, x, activation) - y) ** 2, axis=1))
         al0 = entk.mlp_layer_tangent_alignment(params, abc, xp, yp, activation, bias=True)
+        info = sp.measured(*entk.signals_fn(activation, True)(params, mults, jax.numpy.asarray(xp)))
+        for metric in ("forward", "backward"):
+            rows += [{"sigma_w": sw, "depth": L, "seed": seed, "step": 0, "layer": i + 1,
+                      "metric": f"{metric}_info", "value": float(v)}
+                     for i, v in enumerate(info[metric])]
         params, losses, _ = training.fit(loss, params, optax.adam(lr), steps)
         al1 = entk.mlp_layer_tangent_alignment(params, abc, xp, yp, activation, bias=True)
         for step, values in ((0, al0), (steps, al1)):
@@ -635,6 +689,92 @@ def hierarchy_peaks(hier: pd.DataFrame) -> pd.DataFrame:
     out.index = pd.MultiIndex.from_tuples(out.index, names=["sigma_w", "depth"])
     loss = hier[hier.metric == "loss"].groupby(["sigma_w", "depth"]).value.mean()
     return out.assign(final_loss=loss)
+
+
+def equilibrium_table(hierarchies: dict[str, pd.DataFrame], x_probe: np.ndarray,
+                      sigma_b: dict[str, float]) -> pd.DataFrame:
+    """The Equilibrium Hypothesis's predicted layer beside the measured peak, per network.
+
+    Args:
+        hierarchies: ``{activation: rows of compute_layer_hierarchy}``; x_probe: (N, d) the
+            probe inputs (their mean |x|^2 / d and pairwise cosine start the mean-field
+            recursion); sigma_b: the biases' scale per activation.
+
+    Returns:
+        index (activation, sigma_w, depth); columns ``predicted_layer`` (the crossing of the
+        seed-mean measured forward and backward information at initialisation),
+        ``mean_field_layer`` (the same rule in mean field, infinite width), ``peak_layer``,
+        ``margin``, ``margin_se`` (:func:`hierarchy_peaks`).
+    """
+    x = np.asarray(x_probe, np.float64)
+    q_in = float(np.mean(np.sum(x**2, axis=1)) / x.shape[1])
+    c_in = 1.0 - float(sp.measured([x], [x[:, None, :]])["forward"][0])
+    frames = []
+    for act, hier in hierarchies.items():
+        info = hier[hier.metric.isin(["forward_info", "backward_info"])]
+        curves = info.groupby(["sigma_w", "depth", "metric", "layer"]).value.mean()
+        peaks = hierarchy_peaks(hier)
+        rows = []
+        for (sw, L), r in peaks.iterrows():
+            c = curves.loc[(sw, L)]
+            mf = sp.mean_field(int(L), sw, sigma_b[act], act, q_in, c_in)
+            rows.append(dict(activation=act, sigma_w=sw, depth=int(L),
+                             predicted_layer=sp.balanced_layer(c.loc["forward_info"].to_numpy(),
+                                                               c.loc["backward_info"].to_numpy()),
+                             mean_field_layer=sp.balanced_layer(mf["forward"], mf["backward"]),
+                             peak_layer=int(r.peak_layer), margin=r.margin,
+                             margin_se=r.margin_se))
+        frames.append(pd.DataFrame(rows))
+    return pd.concat(frames).set_index(["activation", "sigma_w", "depth"])
+
+
+def equilibrium_ledger(table: pd.DataFrame) -> dict[str, float]:
+    """``{"eh_predicted_layer_relu_sigma1.41_depth8": 4, ...}`` from :func:`equilibrium_table`."""
+    return {f"eh_{col}_{act}_sigma{sw:.3g}_depth{L}": r[col] for (act, sw, L), r in
+            table.iterrows() for col in ("predicted_layer", "mean_field_layer", "peak_layer")}
+
+
+def plot_equilibrium(hierarchies: dict[str, pd.DataFrame], table: pd.DataFrame,
+                     caption: str) -> plt.Figure:
+    """Left: the measured forward (solid) and backward (dashed) information at initialisation
+    vs the relative layer index for every network, seed means; middle: predicted vs measured
+    peak layer (relative to the depth), the tolerance of the claim shaded; right: the ReLU
+    networks' measured and predicted peak layer vs depth (log-log) beside L^(3/5)."""
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
+    n_curves = 0
+    for act, hier in hierarchies.items():
+        info = hier[hier.metric.isin(["forward_info", "backward_info"])]
+        for (sw, L), g in info.groupby(["sigma_w", "depth"]):
+            m = g.groupby(["metric", "layer"]).value.mean()
+            rel = m.loc["forward_info"].index / (L + 1)
+            colour = plt.get_cmap("tab10")(n_curves % 10)
+            n_curves += 1
+            axes[0].plot(rel, m.loc["forward_info"].to_numpy(), "-", color=colour,
+                         label=f"{act} sigma_w={sw:.3g} L={L}")
+            axes[0].plot(rel, m.loc["backward_info"].to_numpy(), "--", color=colour)
+    axes[0].set(yscale="log", xlabel="layer / (L + 1)", ylabel="information (solid: forward, "
+                "dashed: backward)", title="at initialisation (measured)")
+    axes[0].legend(fontsize=6)
+    t = table.reset_index()
+    for act, g in t.groupby("activation"):
+        axes[1].scatter(g.predicted_layer / (g.depth + 1), g.peak_layer / (g.depth + 1),
+                        label=act, s=30)
+    axes[1].plot([0, 1], [0, 1], color="grey", lw=1)
+    axes[1].set(xlim=(0, 1.05), ylim=(0, 1.05), xlabel="predicted layer / (L + 1)",
+                ylabel="measured peak layer / (L + 1)", title="Equilibrium Hypothesis")
+    axes[1].legend(fontsize=7)
+    relu = t[t.activation == "relu"]
+    if len(relu):
+        axes[2].plot(relu.depth, relu.peak_layer, "o-", label="measured peak")
+        axes[2].plot(relu.depth, relu.predicted_layer, "s--", label="balance (measured info)")
+        axes[2].plot(relu.depth, relu.mean_field_layer, "^:", label="balance (mean field)")
+        ref = relu.predicted_layer.iloc[0] * (relu.depth / relu.depth.iloc[0]) ** 0.6
+        axes[2].plot(relu.depth, ref, color="grey", lw=1, label="L^(3/5)")
+        axes[2].set(xscale="log", yscale="log")
+    axes[2].set(xlabel="hidden layers L", ylabel="layer", title="ReLU, He initialisation")
+    axes[2].legend(fontsize=7)
+    fig.suptitle(caption)
+    return fig
 
 
 def hierarchy_ledger(peaks: pd.DataFrame) -> dict[str, float]:

@@ -475,6 +475,19 @@ def _nb04_hierarchy(p) -> Work:
     return _sum(*[r for r in runs for _ in range(p.N_SEEDS)])
 
 
+def _nb04_equilibrium(p) -> Work:
+    # the ReLU depth sweep at He initialisation: the same per-network work as the hierarchy
+    # (DEEP_STEPS Adam steps, the full alignment at the start and end) at each of RELU_DEPTHS
+    runs = []
+    for L in p.RELU_DEPTHS:
+        layers = _mlp_layers(D_MNIST, p.DEEP_WIDTH, L, K)
+        runs.append(_sum(_train(p.DEEP_STEPS, 6 * p.DEEP_N_TRAIN
+                                * _mlp_params(D_MNIST, p.DEEP_WIDTH, L)),
+                         {"arrays": 2 * _full_alignment(p.DEEP_N_PROBE, layers, K)},
+                         _fit_steps(p.DEEP_STEPS), _compiles(3)))
+    return _sum(*[r for r in runs for _ in range(p.N_SEEDS)])
+
+
 def _nb04_width(p) -> Work:
     # NTP and muP x widths x seeds: WIDTH_STEPS SGD steps on WIDTH_N_TRAIN images, recordings at the
     # start and end on WIDTH_N_PROBE inputs
@@ -527,20 +540,29 @@ def _nb05_kernel_change(p) -> Work:
 
 
 def _nb05_sample(p) -> Work:
-    # per data set: SAMPLE_PENALTIES fits at SAMPLE_N_TUNE, then N_SEEDS fits per size; predictions
-    # of the three models
-    # (~4 forward passes each) on N_TEST and the training set; loading and standardising images
+    # per data set, size and seed (experiments.nb05_adaptive_tangent_features.certified_curve):
+    # the fixed model in closed form (the full (n k)^2 kernel from the layer structure, one
+    # float64 Cholesky of (n k)^3 / 3 per penalty on the host, a vjp per penalty), each penalty's
+    # adaptive fit (ADAPTIVE_STEPS Adam steps: a jvp and its gradient plus V = P^T B Q^T and its
+    # gradient per layer) and the network (NET_STEPS Adam steps); predictions on validation,
+    # test and training sets (~4 forward passes each)
     parts = []
     for name in p.DATASETS:
         d = D_IMAGE.get(name, D_MNIST)
-        prm = _mlp_params(d, p.SAMPLE_WIDTH, p.SAMPLE_DEPTH)
-        for _ in p.SAMPLE_PENALTIES:
-            parts += [_fit_all(p.SAMPLE_N_TUNE, d, p.SAMPLE_WIDTH, p.SAMPLE_DEPTH, K, p.FIT_STEPS),
-                      {"arrays": 2 * 4 * 2 * p.N_VAL * prm}]
+        layers = _mlp_layers(d, p.SAMPLE_WIDTH, p.SAMPLE_DEPTH, K)
+        prm = sum(i * o for i, o in layers)
+        fac = sum(i * i * o + i * o * o for i, o in layers)
+        lams = len(p.SAMPLE_PENALTIES)
         for n in p.SAMPLE_SIZES:
-            for _ in range(p.N_SEEDS):
-                parts += [_fit_all(n, d, p.SAMPLE_WIDTH, p.SAMPLE_DEPTH, K, p.FIT_STEPS),
-                          {"arrays": 3 * 4 * 2 * (p.N_TEST + n) * prm}]
+            nk = n * K
+            kernel = sum(2 * nk * nk * o + 2 * n * n * i for i, o in layers)
+            per = _sum({"host": lams * nk**3 / 3 + 3 * nk * nk, "arrays": kernel},
+                       _train(p.ADAPTIVE_STEPS, 12 * n * prm + 6 * fac, runs=lams),
+                       _train(p.NET_STEPS, 6 * n * prm),
+                       _fit_steps(lams * p.ADAPTIVE_STEPS + p.NET_STEPS),
+                       _compiles(2 * lams + 1),
+                       {"arrays": (2 * lams + 1) * 4 * 2 * (p.N_TEST + p.N_VAL + n) * prm})
+            parts += [per] * p.N_SEEDS
         parts.append({"host": (max(p.SAMPLE_SIZES) + p.N_TEST + p.N_VAL) * d * 20})
     return _sum(*parts)
 
@@ -842,7 +864,8 @@ MODELS: dict[str, NotebookModel] = {
         _nb03_memory),
     "04_ntk_alignment": NotebookModel(
         (Section("spectrum_alignment", _nb04_spectrum), Section("label_alignment", _nb04_label),
-         Section("layer_hierarchy", _nb04_hierarchy), Section("width_study", _nb04_width)),
+         Section("layer_hierarchy", _nb04_hierarchy), Section("equilibrium", _nb04_equilibrium),
+         Section("width_study", _nb04_width)),
         _nb04_memory),
     "05_adaptive_tangent_features": NotebookModel(
         (Section("kernel_change", _nb05_kernel_change),

@@ -293,3 +293,20 @@ def test_every_claim_has_a_source_and_is_stated_in_the_notebook():
     for claim in exp.CLAIMS.values():
         assert claim.source.strip() and claim.criterion.strip()
         assert (claim.kind == "check") == (claim.id == "lr_decay_changes_spectrum")
+
+
+def test_equilibrium_claims_on_hand_made_tables():
+    idx = pd.MultiIndex.from_tuples([("relu", 1.41, 8), ("relu", 1.41, 16), ("relu", 1.41, 32)],
+                                    names=["activation", "sigma_w", "depth"])
+    table = pd.DataFrame({"predicted_layer": [4, 6, 10], "mean_field_layer": [4, 7, 12],
+                          "peak_layer": [5, 8, 12]}, index=idx)
+    assert exp.eh_tolerance(8) == 2 and exp.eh_tolerance(32) == 5
+    text, ok = exp.CLAIMS["eh_predicts_peak"].evaluate(table)
+    assert ok is True and "predicted 10, measured 12 of 33 (within 5)" in text
+    text, ok = exp.CLAIMS["peak_scales_like_l35"].evaluate(table)
+    slope = np.polyfit(np.log([8, 16, 32]), np.log([5, 8, 12]), 1)[0]
+    assert ok is True and f"slope {slope:.2f}" in text
+    far = table.assign(peak_layer=[9, 17, 33])  # the readout every time: slope ~0.9
+    assert exp.CLAIMS["eh_predicts_peak"].evaluate(far)[1] is False
+    assert exp.CLAIMS["peak_scales_like_l35"].evaluate(far)[1] is False
+    assert exp.CLAIMS["peak_scales_like_l35"].evaluate(table.iloc[:2])[1] is None
