@@ -34,11 +34,15 @@
 # **What runs here.** `ntkpaper.tangent_features` (the derivation and both forms of the adaptive
 # model are in its docstring; tests check the equivalences), driven by
 # `ntkpaper.experiments.nb05_adaptive_tangent_features` (`exp` below).
-# Three models from one initialisation of an MLP (NTK parametrization, ReLU, no biases), all
-# fitted by full-batch Adam on the squared loss for the same number of steps: the fixed
-# tangent-feature model (ridge penalty), the adaptive one (factored form, its penalty), and the
-# network itself. **CIFAR-10 is not available offline here: Fashion-MNIST stands in for it**
-# (`full` profile: CIFAR-10 when its archive is present).
+# Three models from one initialisation of an MLP (NTK parametrization, ReLU, no biases), on the
+# squared loss: the fixed tangent-feature model (ridge penalty), the adaptive one (factored
+# form, its penalty) and the network itself. Sections 1-2 fit all three by full-batch Adam for
+# `FIT_STEPS` steps; section 3 takes both tangent-feature models to certified optima (below).
+# **CIFAR-10 is not available offline here: Fashion-MNIST stands in for it** (`full` profile:
+# CIFAR-10 when its archive is present). **What we could not match**: the paper's architecture,
+# loss, sizes and implementation of the adaptive classifier were not readable here (its full
+# text was not available); our squared loss on centred one-hot targets, one-hidden-layer MLP
+# and sizes to 1,000 are our choices.
 
 # %% tags=["parameters"]
 PROFILE = "cpu"  # smoke | cpu | full (the values below are cpu's; smoke and full change
@@ -51,20 +55,23 @@ REG_DEPTH = 2  # hidden layers of its MLP
 BANDS = {"top": [0, 10], "low": [100, 110]}  # eigenvector bands of the initial eNTK: the targets
 REG_PENALTY = 1e-4  # ridge / factored penalty of the regression fits
 REG_LR = 1e-3  # Adam learning rate of the regression fits
-FIT_STEPS = 500  # full-batch Adam steps of every fit (all sections)
+FIT_STEPS = 500  # full-batch Adam steps of every fit of sections 1-2
 # 3 · sample complexity; CIFAR-10 is replaced by its stand-in when absent
-SAMPLE_LR = 1e-2  # Adam lr of section 3 (at 1e-3 no model fitted its training set in 500 steps)
-SAMPLE_PENALTIES = [1e-4, 1e-3, 1e-2]  # penalties tried per model on the validation split
-SAMPLE_N_TUNE = 300  # training size at which the penalties are chosen
-N_VAL = 2000  # validation images
-SAMPLE_SIZES = [10, 30, 100, 300, 1000, 3000]  # training-set sizes
+SAMPLE_LR = 1e-2  # Adam lr of the adaptive model and the network in section 3
+SAMPLE_PENALTIES = [1e-4, 1e-3]  # penalties tried at every size and seed (validation)
+ADAPTIVE_STEPS = 1000  # Adam steps of each adaptive fit (factors rebalanced half-way)
+NET_STEPS = 500  # Adam steps of the network (no penalty)
+N_VAL = 1000  # validation images
+SAMPLE_SIZES = [10, 30, 100, 300, 1000]  # training-set sizes (the closed form costs (n k)^3)
 SAMPLE_WIDTH = 128  # width of the classification MLP
 SAMPLE_DEPTH = 1  # hidden layers of the classification MLP
 N_TEST = 2000  # test images
 DATASETS = ["mnist", "fashion_mnist"]  # data sets (the paper's: MNIST and CIFAR-10)
-N_SEEDS = 1  # seeds (initialisations) per size
+N_SEEDS = 3  # seeds (initialisations) per size
 
 # %%
+from IPython.display import display
+
 from ntkpaper import data, pipeline
 from ntkpaper.experiments import nb05_adaptive_tangent_features as exp
 
@@ -78,7 +85,10 @@ run = pipeline.start(globals())
 # features) and one from far down the spectrum (poorly represented). For each target we fit the
 # network and the adaptive model and compare their kernels with the initial eNTK: the centred
 # alignment with the target, the relative change, and the cosine between the two kernel changes
-# (network K_T - K_0 vs adaptive K' - K_0).
+# (network K_T - K_0 vs adaptive K' - K_0), raw and with both changes' component along K_0
+# projected out (`projected change cosine`: a shared rescaling of the initial kernel would
+# otherwise count as agreement; the claim uses this one). A target the network does not fit
+# (final loss >= 10% of its energy) makes its alignment claim inconclusive.
 
 # %%
 x_reg, _ = data.regression_task(REG_N_TRAIN, SEED)
@@ -93,6 +103,14 @@ run.claim(exp.CLAIMS["kernel_change_predicted"], kc)
 for target in targets:
     run.claim(exp.CLAIMS[f"alignment_rises_{target}"], kc)
 kc.round(4)
+
+# %% [markdown]
+# How to read it: the raw kernel changes of the network and of the adaptive model point the same
+# way (cosines 0.85 and 0.62), but mostly because both grow K_0; with that shared rescaling
+# projected out the cosines are 0.36 (top target) and 0.05 (low target), and the claim fails.
+# Neither alignment claim can be judged: in `FIT_STEPS` Adam steps the network leaves 12% of the
+# top target's energy and all of the low target's (0.000 alignment at both ends), so whether
+# training raises the alignment with a poorly represented target is untested here.
 
 # %% [markdown]
 # ## 2 · Low-rank structure
@@ -115,28 +133,52 @@ ranks.pivot_table(index=["fit", "layer"], columns="model", values="rank")
 # ## 3 · Sample complexity
 #
 # Test error vs training-set size (class-balanced subsets) for the three models, on MNIST and on
-# Fashion-MNIST (standing in for CIFAR-10), centred one-hot targets, `N_TEST` test images. Every
-# model gets the same `FIT_STEPS` full-batch Adam steps; at the cpu values all fit their training
-# sets up to n = 300, and at n = 3000 the tangent-feature models leave 2-10% training error
-# (`train_error_*` in the ledger). The penalty of each tangent-feature model is chosen from
-# `SAMPLE_PENALTIES` on the
-# validation split at n = `SAMPLE_N_TUNE`. The sample-complexity ratio at matched error: how many
-# samples the fixed model needs to reach the adaptive model's error at n (interpolated on the
-# fixed model's curve; blank where the fixed model never gets there within the sizes measured).
+# Fashion-MNIST (standing in for CIFAR-10), centred one-hot targets, `N_TEST` test images,
+# `N_SEEDS` initialisations. Both tangent-feature models are taken to their optimum, not stopped
+# early: the **fixed** model in closed form (kernel ridge regression with the full multi-output
+# eNTK, `tangent_features.solve_fixed`; its certificate is the relative gradient norm there),
+# the **adaptive** model by `ADAPTIVE_STEPS` Adam steps with its factors rebalanced half-way
+# (its certificate: the relative gap between the factored objective and the Schatten-2/3
+# objective of the same V, which agree at an optimum; over 5% the claims that use it say
+# "inconclusive"). The penalty of each is chosen from `SAMPLE_PENALTIES` on `N_VAL` validation
+# images at every size and seed. The network trains `NET_STEPS` Adam steps without penalty. The
+# sample-complexity ratio at matched error, per seed: how many samples the fixed model needs to
+# reach the adaptive model's error at n (interpolated on that seed's fixed curve; blank where it
+# never gets there within the sizes measured); the table gives the median and range over seeds.
+# The closed form costs (n k)^3, so sizes stop at 1,000 here (2,000 at `full`).
 
 # %%
 with run.section("sample_complexity"):
-    sc, ratio, chosen = exp.compute_sample_complexity(
-        DATASETS, SAMPLE_SIZES, N_TEST, N_VAL, SAMPLE_N_TUNE, SAMPLE_PENALTIES, SAMPLE_WIDTH,
-        SAMPLE_DEPTH, FIT_STEPS, SAMPLE_LR, N_SEEDS, SEED)
-run.record_all(exp.sample_complexity_values(sc, ratio, chosen))
-print("penalties chosen on validation:", chosen)
+    sc, ratio = exp.compute_sample_complexity(
+        DATASETS, SAMPLE_SIZES, N_TEST, N_VAL, SAMPLE_PENALTIES, SAMPLE_WIDTH, SAMPLE_DEPTH,
+        ADAPTIVE_STEPS, NET_STEPS, SAMPLE_LR, N_SEEDS, SEED)
+run.record_all(exp.sample_complexity_values(sc, ratio))
 run.savefig(exp.plot_sample_complexity(sc, run.caption(f"MLP {SAMPLE_DEPTH}x{SAMPLE_WIDTH}")),
             "sample_complexity")
 for name in dict.fromkeys(sc.dataset):  # the data sets in the order they ran
-    run.claim(exp.CLAIMS[f"adaptive_beats_fixed_{name}"], sc[sc.dataset == name])
-    run.claim(exp.CLAIMS[f"order_of_magnitude_{name}"], ratio[ratio.dataset == name])
+    on = sc[sc.dataset == name]
+    run.claim(exp.CLAIMS[f"adaptive_beats_fixed_{name}"], on)
+    run.claim(exp.CLAIMS[f"order_of_magnitude_{name}"], ratio[ratio.dataset == name], on)
+    run.claim(exp.CLAIMS[f"network_beats_linearisation_{name}"], on)
+display(sc.groupby(["data", "model", "n"])[["test_error", "train_error", "certificate"]]
+        .agg(["mean", "max"]).round(4))
 ratio.round(3)
+
+# %% [markdown]
+# How to read it: with the fixed model at its exact optimum and both penalties chosen on
+# validation at every size, **the adaptive model is worse, not better**: its test error is
+# 0.7-4.7 points above the fixed model's at every size on both data sets (paired over 3 seeds),
+# and the fixed model reaches the adaptive model's error with 0.6-1.0 times the samples (the
+# paper: about 10 times fewer for the adaptive model). Formally both claims are inconclusive,
+# because some adaptive fits at n <= 100 stopped with their two objectives up to 8% (MNIST) and
+# 15% (Fashion-MNIST) apart; at n = 300 and 1,000 every fit agrees within 0.3% and the adaptive
+# model is still behind. The check beside them says why this setting cannot show the paper's
+# effect: the trained network does not beat its own linearisation (MNIST n = 1,000: 0.141 vs
+# 0.137; Fashion-MNIST: 0.226 vs 0.204), so there is no feature-learning gain for the adaptive
+# model to capture. The earlier version's near-tie (adaptive ahead at some sizes) came from
+# stopping both models early. What would test the paper fairly, and is not done: a network that
+# clearly beats its linearisation (e.g. a CNN, or muP with a larger learning rate), its
+# architecture and loss (not readable here), CIFAR-10, and sizes to 10^4 and beyond.
 
 # %% [markdown]
 # ## Claims and checks

@@ -61,6 +61,29 @@ def test_fixed_model_is_entk_ridge_regression():
     np.testing.assert_allclose(np.asarray(m.apply(v_adam, xt)), dual, rtol=2e-2, atol=2e-3)
 
 
+def test_full_kernel_is_the_jacobian_gram_with_cross_output_blocks():
+    x, _, m = _tiny(n=5, k=3, width=4)
+    j = tf.jacobian_matrix(m, x)
+    np.testing.assert_allclose(tf.full_kernel(m, x), j @ j.T, rtol=1e-4, atol=1e-5)
+
+
+def test_closed_form_fixed_model_equals_the_primal_ridge_solution():
+    x, y, m = _tiny(n=7, k=2, width=5)
+    lams = [1e-3, 1e-1]
+    solved = tf.solve_fixed(m, x, y, lams)
+    j = tf.jacobian_matrix(m, x)
+    r = (y - np.asarray(m.f0(x))).ravel()
+    for lam in lams:
+        w = np.linalg.solve(j.T @ j / len(x) + lam * np.eye(j.shape[1]), j.T @ r / len(x))
+        got = np.concatenate([np.asarray(a, np.float64).ravel() for a in solved[lam]])
+        np.testing.assert_allclose(got, w, rtol=1e-3, atol=1e-5)
+        assert tf.fixed_stationarity(m, solved[lam], x, y, lam) < 1e-3
+    # an unconverged point is not stationary
+    assert tf.fixed_stationarity(m, m.zeros(), x, y, 1e-3) > 0.5
+    with pytest.raises(ValueError, match="penalties > 0"):
+        tf.solve_fixed(m, x, y, [0.0])
+
+
 def test_factored_and_regularised_forms_agree():
     x, y, m = _tiny()
     lam = 1e-2

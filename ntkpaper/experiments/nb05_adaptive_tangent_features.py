@@ -2,17 +2,21 @@
 tangent features vs the trained network (LeJeune & Alemohammad).
 
 All three models share one MLP initialisation ``theta_0`` (:mod:`ntkpaper.parametrization`, no
-biases) and are fitted by full-batch Adam on ``(1/2N) sum ||f(x_i) - y_i||^2``:
+biases) and minimise ``(1/2N) sum ||f(x_i) - y_i||^2`` (plus their penalty):
 
-* ``fixed``: :func:`ntkpaper.tangent_features.fit_fixed` (the linearised network, ridge ``lam``);
-* ``adaptive``: :func:`ntkpaper.tangent_features.fit_adaptive` (factored, penalty ``lam``);
+* ``fixed``: the linearised network, ridge ``lam``: by Adam in sections 1-2
+  (:func:`ntkpaper.tangent_features.fit_fixed`), in closed form in section 3
+  (:func:`ntkpaper.tangent_features.solve_fixed`);
+* ``adaptive``: factored, penalty ``lam`` (:func:`ntkpaper.tangent_features.fit_adaptive`; in
+  section 3 :func:`fit_adaptive_rebalanced`, with an optimality certificate);
 * ``network``: the network itself (:func:`ntkpaper.training.fit`, no penalty).
 
 What the functions return: ``compute_kernel_change`` (section 1) a tidy table of alignments and
 kernel changes plus the fits, ``rank_table`` (section 2) the energy ranks of the learned
-per-layer matrices, ``compute_sample_complexity`` (section 3) the test errors, matched-error
-ratios and chosen penalties over data sets; ``*_values`` the ledger's ``{key: value}`` of each
-section; ``plot_*`` one figure each; :data:`CLAIMS` the notebook's claims and checks.
+per-layer matrices, ``compute_sample_complexity`` (section 3) the test errors, certificates,
+chosen penalties and per-seed matched-error ratios over data sets; ``*_values`` the ledger's
+``{key: value}`` of each section; ``plot_*`` one figure each; :data:`CLAIMS` the notebook's
+claims and checks.
 
 Shapes: ``x`` (N, d), ``y`` (N, k); tables are tidy (one row per measurement).
 """
@@ -58,22 +62,34 @@ DATA_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST (standing in fo
 BAND_NAMES = ("top", "low")  # the eigenvector bands of the parameters cell (BANDS)
 
 
-def _change_cosines(kc: pd.DataFrame) -> dict[str, float]:
-    """``{target: cosine between the network's and the adaptive model's kernel change}``."""
-    rows = kc[kc.kernel == "change cosine"]
+def _change_cosines(kc: pd.DataFrame, kernel: str = "change cosine") -> dict[str, float]:
+    """``{target: cosine between the network's and the adaptive model's kernel change}``
+    (``kernel="projected change cosine"``: after removing both changes' component along
+    K_0, a shared rescaling of the initial kernel)."""
+    rows = kc[kc.kernel == kernel]
     return dict(zip(rows.target, rows.alignment))
 
 
 def _kernel_change_verdict(kc: pd.DataFrame) -> claims.Verdict:
-    cos = _change_cosines(kc)
-    return (", ".join(f"{t}: cosine {c:.2f}" for t, c in cos.items()),
-            min(cos.values()) > 0.3)
+    raw = _change_cosines(kc)
+    cos = _change_cosines(kc, "projected change cosine")
+    return (", ".join(f"{t}: cosine {c:.2f} with K0 projected out ({raw[t]:.2f} raw)"
+                      for t, c in cos.items()), min(cos.values()) > 0.3)
+
+
+FIT_TOL = 0.1  # a target counts as fitted when the network's final loss is < 10% of its energy
 
 
 def _alignment_verdict(kc: pd.DataFrame, target: str) -> claims.Verdict:
-    a = kc[kc.target == target].set_index("kernel").alignment
+    rows = kc[kc.target == target].set_index("kernel")
+    a = rows.alignment
     a0, an, aa = a["initial"], a["network"], a["adaptive"]
-    return f"initial {a0:.3f}, network {an:.3f}, adaptive {aa:.3f}", an > a0
+    text = f"initial {a0:.3f}, network {an:.3f}, adaptive {aa:.3f}"
+    rel = float(rows.network_rel_loss.iloc[0])
+    if not rel < FIT_TOL:
+        return (f"{text}; inconclusive: the network left {rel:.0%} of the target's energy "
+                f"(>= {FIT_TOL:.0%})", None)
+    return text, an > a0
 
 
 def mean_hidden_ranks(ranks: pd.DataFrame) -> pd.Series:
@@ -95,17 +111,55 @@ def _low_rank_verdict(ranks: pd.DataFrame) -> claims.Verdict:
             top["adaptive"] < top["fixed"])
 
 
+CERTIFICATE_TOL = 0.05  # an adaptive fit is at its optimum when its two objectives agree to 5%
+
+
+def _not_converged(sc: pd.DataFrame) -> str:
+    """'' when every adaptive fit's objectives agree within CERTIFICATE_TOL, else which did not."""
+    a = sc[sc.model == "adaptive"]
+    bad = a[~(a.certificate.abs() <= CERTIFICATE_TOL)]
+    if not len(bad):
+        return ""
+    return (f"the adaptive model did not reach its optimum in {len(bad)} of {len(a)} fits "
+            f"(objective gap up to {bad.certificate.abs().max():.1%} > "
+            f"{CERTIFICATE_TOL:.0%}, e.g. n = {int(bad.n.iloc[0])})")
+
+
 def _beats_fixed_verdict(sc: pd.DataFrame) -> claims.Verdict:
-    e = sc.groupby(["model", "n"]).test_error.mean()
-    wins = int(np.sum(e["adaptive"] < e["fixed"]))
-    return f"lower at {wins} of {len(e['fixed'])} sizes", wins == len(e["fixed"])
+    t = sc.pivot_table(index=["n", "seed"], columns="model", values="test_error")
+    d = (t["fixed"] - t["adaptive"]).groupby("n")
+    mean, se = d.mean(), d.std(ddof=1) / np.sqrt(d.count())
+    wins = int(np.sum(mean > 2 * se))
+    text = (f"fixed minus adaptive test error beyond 2 s.e. at {wins} of {len(mean)} sizes ("
+            + ", ".join(f"n={n}: {m:+.3f} +- {e:.3f}" for n, m, e in zip(mean.index, mean, se))
+            + ")")
+    gap = _not_converged(sc)
+    if gap:
+        return f"{text}; inconclusive: {gap}", None
+    return text, wins == len(mean)
 
 
-def _order_of_magnitude_verdict(ratio: pd.DataFrame) -> claims.Verdict:
-    r = ratio.ratio
+def _order_of_magnitude_verdict(ratio: pd.DataFrame, sc: pd.DataFrame) -> claims.Verdict:
+    r = ratio.ratio_median
     med = float(np.nanmedian(r)) if np.isfinite(r).any() else float("nan")
-    return (f"median ratio {med:.2f} over {int(np.isfinite(r).sum())} matched sizes",
-            bool(np.isfinite(med) and med >= 5))
+    text = (f"median over sizes of the seed-median ratio {med:.2f} ({int(np.isfinite(r).sum())} "
+            f"of {len(r)} sizes matched; per-size seed ranges " + ", ".join(
+                f"n={q.n}: {q.ratio_min:.2f}-{q.ratio_max:.2f}" for q in ratio.itertuples()
+                if np.isfinite(q.ratio_median)) + ")")
+    gap = _not_converged(sc)
+    if gap:
+        return f"{text}; inconclusive: {gap}", None
+    return text, bool(np.isfinite(med) and med >= 5)
+
+
+def _network_beats_linearisation(sc: pd.DataFrame) -> claims.Verdict:
+    n = sc.n.max()
+    t = sc[sc.n == n].pivot_table(index="seed", columns="model", values="test_error")
+    d = (t["fixed"] - t["network"]).to_numpy()
+    se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+    return (f"n={n}: fixed {t['fixed'].mean():.3f}, network {t['network'].mean():.3f} "
+            f"({d.mean():+.3f} +- {se:.3f}); a feature-learning model can only close a gap "
+            "the network opens", bool(d.mean() > 2 * se and d.mean() > 0.02))
 
 
 CLAIMS = claims.collect(
@@ -114,14 +168,21 @@ CLAIMS = claims.collect(
           source=f"{PAPER}, abstract: 'insights into how the features and thus the kernel "
                  "function change', verified 'in real neural networks on a simple regression "
                  "problem' (arXiv v1; section not checked)",
-          criterion="cosine > 0.3 for both targets", test=_kernel_change_verdict),
+          criterion="cosine > 0.3 for both targets, after projecting K_0 out of both changes",
+          test=_kernel_change_verdict,
+          history="2026-11-24 (issue 18), before the run it judges: was the cosine of the raw "
+                  "changes, which a shared rescaling of K_0 inflates (0.85 / 0.63 raw against "
+                  "0.36 / 0.07 with it removed, in the review of the earlier run)"),
     *(Claim(f"alignment_rises_{t}",
             f"Training raises the kernel's alignment with the target ('{t}' target)",
             source=f"{PAPER}, abstract: the kernel alignment of real neural networks, with "
                    "'nuance' when the target is poorly represented by tangent features "
                    "(regression experiment; section not checked)",
-            criterion="network > initial",
-            test=functools.partial(_alignment_verdict, target=t)) for t in BAND_NAMES),
+            criterion="network > initial; inconclusive when the network leaves >= 10% of the "
+                      "target's energy",
+            test=functools.partial(_alignment_verdict, target=t),
+            history="2026-11-24 (issue 18), before the run it judges: was 'network > initial' "
+                    "whether or not the network fitted the target") for t in BAND_NAMES),
     Claim("adaptive_low_rank",
           "The adaptive model's per-layer matrices have lower rank than the fixed model's "
           "(by construction: a Schatten-2/3 penalty against a ridge penalty)",
@@ -131,12 +192,30 @@ CLAIMS = claims.collect(
     *(c for name, title in DATA_TITLES.items() for c in (
         Claim(f"adaptive_beats_fixed_{name}",
               f"{title}: the adaptive model has lower test error than the fixed tangent-feature "
-              "model", source=_SAMPLE_SOURCE, criterion="lower at every size",
-              test=_beats_fixed_verdict),
+              "model", source=_SAMPLE_SOURCE,
+              criterion="fixed minus adaptive test error > 2 s.e. (paired by seed) at every "
+                        "size; inconclusive unless every adaptive fit reached its optimum",
+              test=_beats_fixed_verdict,
+              history="2026-11-24 (issue 18), before the run it judges: was 'lower at every "
+                      "size' on one seed of Adam fits stopped after 500 steps (neither model "
+                      "at its optimum); now paired over seeds with a 2 s.e. margin, both "
+                      "models at certified optima"),
         Claim(f"order_of_magnitude_{name}",
               f"{title}: the fixed model needs ~10x the samples to match the adaptive model "
-              "(LeJeune & Alemohammad)", source=_SAMPLE_SOURCE, criterion="median ratio >= 5",
-              test=_order_of_magnitude_verdict))),
+              "(LeJeune & Alemohammad)", source=_SAMPLE_SOURCE,
+              criterion="median over sizes of the seed-median matched-error ratio >= 5; "
+                        "inconclusive unless every adaptive fit reached its optimum",
+              test=_order_of_magnitude_verdict,
+              history="2026-11-24 (issue 18), before the run it judges: was 'median ratio >= "
+                      "5' from one seed's curves with Adam-fitted models; now per-seed ratios "
+                      "of certified optima (fixed in closed form, penalties chosen at every "
+                      "size)"),
+        Claim(f"network_beats_linearisation_{name}",
+              f"{title}: the trained network beats its own linearisation (the fixed model) "
+              "clearly at the largest size", source="a check of the setting (issue 18's "
+              "review): the adaptive model is meant to explain the network's advantage",
+              criterion="fixed minus network test error > 2 s.e. (paired) and > 0.02",
+              test=_network_beats_linearisation, kind="check"))),
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -261,6 +340,15 @@ def compute_kernel_change(x, targets: dict[str, np.ndarray], width: int, depth: 
         rows.append({"target": name, "kernel": "change cosine",
                      "alignment": float(d1 @ d2 / (np.linalg.norm(d1) * np.linalg.norm(d2))),
                      "rel_change": np.nan})
+        u = k0.ravel() / np.linalg.norm(k0)  # the shared rescaling of K_0, projected out
+        p1, p2 = d1 - (d1 @ u) * u, d2 - (d2 @ u) * u
+        rows.append({"target": name, "kernel": "projected change cosine",
+                     "alignment": float(p1 @ p2 / (np.linalg.norm(p1) * np.linalg.norm(p2))),
+                     "rel_change": np.nan})
+        fit_loss = float(fit["losses"]["network"][-1]) / float(0.5 * np.mean(np.sum(y**2, 1)))
+        for r in rows:
+            if r["target"] == name:
+                r["network_rel_loss"] = fit_loss  # the network's final loss / the target's
     return pd.DataFrame(rows), fits
 
 
@@ -298,7 +386,7 @@ def plot_kernel_change(kc: pd.DataFrame, caption: str) -> plt.Figure:
     Args:
         kc: the table of :func:`compute_kernel_change`; caption: the data and profile.
     """
-    kk = kc[kc.kernel != "change cosine"].assign(
+    kk = kc[kc.kernel.isin(list(_KERNELS))].assign(
         kernel=lambda d: d.kernel.map(lambda k: _KERNELS[k][1]))
     order = [name for _, name in _KERNELS.values()]
     pal = {name: plotting.colour(method) for method, name in _KERNELS.values()}
@@ -385,55 +473,107 @@ def plot_singular_values(fits: dict, caption: str) -> plt.Figure:
 # Section 3: sample complexity
 
 
-def choose_lam(x, labels, x_val, labels_val, lams: Sequence[float], n_classes: int,
-               width: int, depth: int, steps: int, lr: float, seed: int = 0) -> pd.DataFrame:
-    """Validation error of the fixed and adaptive models for each penalty in ``lams``.
+def _errors(out, labels) -> float:
+    return 1 - float(np.mean(np.asarray(out).argmax(1) == np.asarray(labels)))
+
+
+def fit_adaptive_rebalanced(model, x, y, lam: float, steps: int, lr: float) -> list[tuple]:
+    """:func:`ntkpaper.tangent_features.fit_adaptive` for ``steps // 2`` Adam steps, then each
+    layer's factors replaced by the balanced factors of its V (same V, the factored penalty
+    lowered to the Schatten one), then ``steps - steps // 2`` more steps from there."""
+    factors, _ = tangent_features.fit_adaptive(model, x, y, lam, steps // 2, lr)
+    v = tangent_features.adaptive_v(factors)
+    balanced = [tuple(jax.numpy.asarray(a, jax.numpy.float32)
+                      for a in tangent_features.balanced_factors(np.asarray(m))) for m in v]
+    factors, _ = tangent_features.fit_adaptive(model, x, y, lam, steps - steps // 2, lr,
+                                               factors=balanced)
+    return factors
+
+
+def certified_curve(x, labels, x_val, labels_val, x_test, labels_test, sizes: Sequence[int],
+                    n_classes: int, width: int, depth: int, lams: Sequence[float],
+                    adaptive_steps: int, net_steps: int, lr: float, seeds: int = 1,
+                    scheme: str = "ntp") -> pd.DataFrame:
+    """Test error vs training-set size with each tangent-feature model at its optimum and its
+    penalty chosen on validation at every size and seed.
+
+    * ``fixed``: closed form (:func:`ntkpaper.tangent_features.solve_fixed`) for every penalty in
+      ``lams``; the one with the lowest validation error is kept; ``certificate`` is its
+      relative gradient norm (:func:`ntkpaper.tangent_features.fixed_stationarity`).
+    * ``adaptive``: :func:`fit_adaptive_rebalanced` (``adaptive_steps`` Adam steps, factors
+      rebalanced half-way) for every penalty; the lowest validation error is kept;
+      ``certificate`` is the relative gap between its factored objective and the regularised
+      (Schatten-2/3) objective of its V, which are equal at an optimum.
+    * ``network``: the network itself, ``net_steps`` Adam steps without penalty.
 
     Args:
-        x: (N, d) training inputs; labels: (N,) integer labels.
-        x_val: (M, d) validation inputs; labels_val: (M,) their labels.
-        lams: the penalties tried; n_classes: k (targets are centred one-hot).
-        width, depth, steps, lr, seed: as in :func:`fit_all`.
+        x: (N, d) training inputs, prefixes roughly class-balanced; labels: (N,) ints.
+        x_val, labels_val: validation set; x_test, labels_test: test set.
+        sizes: training-set sizes (prefixes); lams: penalties tried (both models).
 
     Returns:
-        A table with rows lam, model ("fixed"/"adaptive"), val_error.
+        rows n, seed, model, lam, val_error, test_error, train_error, certificate.
     """
-    y = data.one_hot(labels, n_classes, "centered").astype(np.float32)
     rows = []
-    for lam in progress(lams, desc="05 choose penalty", unit="penalty"):
-        fit = fit_all(x, y, width, depth, float(lam), steps, lr, seed)
-        for which in ("fixed", "adaptive"):
-            rows.append({"lam": float(lam), "model": which,
-                         "val_error": _error(fit, which, x_val, labels_val)})
+    jobs = [(int(n), s) for n in sizes for s in range(seeds)]
+    for n, seed in progress(jobs, desc="05 sample complexity", unit="fit"):
+        rows += _certified_fits(x, labels, (x_val, labels_val), (x_test, labels_test), n, seed,
+                                n_classes, width, depth, lams, adaptive_steps, net_steps, lr,
+                                scheme)
     return pd.DataFrame(rows)
 
 
-def sample_complexity_curve(x, labels, x_test, labels_test, sizes: Sequence[int],
-                            n_classes: int, width: int, depth: int, lam, steps: int,
-                            lr: float, seeds: int = 1) -> pd.DataFrame:
-    """Test error vs training-set size for the three models (first-n subsets) on one data set.
+def _certified_fits(x, labels, val, test, n, seed, n_classes, width, depth, lams,
+                    adaptive_steps, net_steps, lr, scheme) -> list[dict]:
+    """The three models of :func:`certified_curve` at one size and seed: its rows."""
+    xs, ls = np.asarray(x[:n], np.float32), labels[:n]
+    y = data.one_hot(ls, n_classes, "centered").astype(np.float32)
+    abc = parametrization.named(scheme, depth)
+    p0 = parametrization.init(jax.random.PRNGKey(seed), abc, xs.shape[1], width, n_classes)
+    model = tangent_features.TangentModel(p0, abc)
+    rows = []
 
-    Args:
-        x: (N, d) training inputs, ordered so that every prefix is roughly class-balanced (as
-            :func:`ntkpaper.data.load` returns them); labels: (N,) integer labels.
-        x_test: (M, d) test inputs; labels_test: (M,) their labels.
-        sizes: training-set sizes n (prefixes of ``x``); n_classes: k (centred one-hot targets).
-        width, depth, lam, steps, lr: as in :func:`fit_all`; seeds: initialisations 0..seeds-1.
+    def record(which, lam, predict_fn, certificate):
+        rows.append({"n": n, "seed": seed, "model": which, "lam": lam,
+                     "val_error": _errors(predict_fn(val[0]), val[1]),
+                     "test_error": _errors(predict_fn(test[0]), test[1]),
+                     "train_error": _errors(predict_fn(xs), ls), "certificate": certificate})
+
+    fixed = tangent_features.solve_fixed(model, xs, y, lams)
+    best = min(fixed, key=lambda lam: _errors(model.apply(fixed[lam], val[0]), val[1]))
+    v = fixed[best]
+    record("fixed", best, lambda inputs: model.apply(v, inputs),
+           tangent_features.fixed_stationarity(model, v, xs, y, best))
+    fits = {float(lam): fit_adaptive_rebalanced(model, xs, y, float(lam), adaptive_steps, lr)
+            for lam in lams}
+    best = min(fits, key=lambda lam: _errors(
+        model.apply(tangent_features.adaptive_v(fits[lam]), val[0]), val[1]))
+    v_ad = tangent_features.adaptive_v(fits[best])
+    obj_f = tangent_features.objective_factored(model, fits[best], xs, y, best)
+    obj_r = tangent_features.objective_regularised(model, v_ad, xs, y, best)
+    record("adaptive", best, lambda inputs: model.apply(v_ad, inputs), (obj_f - obj_r) / obj_r)
+    params, _, _ = training.fit(lambda p: parametrization.mse(p, abc, xs, y), p0,
+                                optax.adam(lr), net_steps, desc="network fit step")
+    record("network", np.nan, lambda inputs: parametrization.forward(
+        params, abc, np.asarray(inputs, np.float32)), np.nan)
+    return rows
+
+
+def paired_ratio_intervals(df: pd.DataFrame, better: str = "adaptive", worse: str = "fixed"
+                           ) -> pd.DataFrame:
+    """:func:`matched_error_ratio` per seed, summarised: per n the median ratio over seeds and
+    its range (seeds with no crossing are left out and counted).
 
     Returns:
-        A table with rows n, seed, model, test_error, train_error.
+        rows n, ratio_median, ratio_min, ratio_max, seeds_matched, seeds.
     """
-    rows = []
-    for n in progress(sizes, desc="05 sample complexity", unit="size"):
-        for seed in range(seeds):
-            xs, ls = x[:n], labels[:n]
-            y = data.one_hot(ls, n_classes, "centered").astype(np.float32)
-            fit = fit_all(xs, y, width, depth, lam, steps, lr, seed)
-            for which in MODELS:
-                rows.append({"n": int(n), "seed": seed, "model": which,
-                             "test_error": _error(fit, which, x_test, labels_test),
-                             "train_error": _error(fit, which, xs, ls)})
-    return pd.DataFrame(rows)
+    per_seed = [matched_error_ratio(g, better, worse).assign(seed=s)
+                for s, g in df.groupby("seed")]
+    r = pd.concat(per_seed)
+    g = r.groupby("n").ratio
+    return pd.DataFrame({"ratio_median": g.median(), "ratio_min": g.min(),
+                         "ratio_max": g.max(), "seeds_matched": g.count(),
+                         "seeds": g.size()}).reset_index()
 
 
 def matched_error_ratio(df: pd.DataFrame, better: str = "adaptive", worse: str = "fixed"
@@ -443,7 +583,7 @@ def matched_error_ratio(df: pd.DataFrame, better: str = "adaptive", worse: str =
     NaN where that error lies outside ``worse``'s measured range).
 
     Args:
-        df: a table with columns model, n, test_error (e.g. :func:`sample_complexity_curve`).
+        df: a table with columns model, n, test_error (e.g. :func:`certified_curve`).
 
     Returns:
         A table with rows n, error (of ``better``), n_needed (by ``worse``), ratio = n_needed / n.
@@ -466,29 +606,28 @@ def matched_error_ratio(df: pd.DataFrame, better: str = "adaptive", worse: str =
 
 
 def compute_sample_complexity(datasets: Sequence[str], sizes: Sequence[int], n_test: int,
-                              n_val: int, val_n: int, lams: Sequence[float], width: int,
-                              depth: int, steps: int, lr: float, n_seeds: int, seed: int = 0
-                              ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+                              n_val: int, lams: Sequence[float], width: int, depth: int,
+                              adaptive_steps: int, net_steps: int, lr: float, n_seeds: int,
+                              seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The sample-complexity study over data sets (a data set that cannot be had offline is
     replaced by its stand-in, :data:`ntkpaper.data.STAND_INS`, and says so).
 
-    For each data set: per-example standardised images, the penalty of each tangent-feature
-    model chosen from ``lams`` on ``n_val`` validation images after training on the first
-    ``val_n`` training images (:func:`choose_lam`), then :func:`sample_complexity_curve` and
-    :func:`matched_error_ratio`.
+    For each data set: per-example standardised images, :func:`certified_curve` (penalties
+    chosen on ``n_val`` validation images at every size and seed) and the matched-error ratios
+    per seed (:func:`paired_ratio_intervals`).
 
     Args:
         datasets: names for :func:`ntkpaper.data.load`; sizes: training-set sizes.
-        n_test, n_val: test and validation images; val_n: training size for choosing penalties.
-        lams: the penalties tried; width, depth, steps, lr: as in :func:`fit_all`.
-        n_seeds: initialisations per size; seed: seed of the data subsets and of choose_lam.
+        n_test, n_val: test and validation images; lams: the penalties tried.
+        width, depth, adaptive_steps, net_steps, lr: as in :func:`certified_curve`.
+        n_seeds: initialisations per size; seed: seed of the data subsets.
 
     Returns:
-        ``(sc, ratio, chosen)``: the curves (rows of :func:`sample_complexity_curve` with columns
-        data (title) and dataset (name) added), the ratios (rows of :func:`matched_error_ratio`,
-        same added columns) and ``{title: {model: chosen penalty}}``.
+        ``(sc, ratio)``: the curves (rows of :func:`certified_curve` with columns data (title)
+        and dataset (name) added) and the ratios (rows of :func:`paired_ratio_intervals`, same
+        added columns).
     """
-    sc_frames, ratios, chosen = [], [], {}
+    sc_frames, ratios = [], []
     for name in datasets:
         suffix = ""
         try:
@@ -501,21 +640,16 @@ def compute_sample_complexity(datasets: Sequence[str], sizes: Sequence[int], n_t
             tr = data.load(name, "train", n=max(sizes), seed=seed)
         ts = data.load(name, "test", n=n_test, seed=seed)
         va = data.load(name, "val", n=n_val, seed=seed)
-        x_tr = data.standardize_per_example(tr.x)
-        val = choose_lam(x_tr[:val_n], tr.y[:val_n], data.standardize_per_example(va.x),
-                         va.y, lams, tr.n_classes, width, depth, steps, lr, seed)
-        lam = val.loc[val.groupby("model").val_error.idxmin()].set_index("model").lam.to_dict()
+        flat = lambda d: data.standardize_per_example(d.x).reshape(len(d), -1)
         title = tr.meta["title"] + suffix  # the ledger keys use its first word only
-        chosen[title] = lam
-        df = sample_complexity_curve(
-            x_tr, tr.y, data.standardize_per_example(ts.x), ts.y,
-            sizes, tr.n_classes, width, depth, lam, steps, lr, n_seeds)
-        rt = matched_error_ratio(df)
+        df = certified_curve(flat(tr), tr.y, flat(va), va.y, flat(ts), ts.y, sizes,
+                             tr.n_classes, width, depth, lams, adaptive_steps, net_steps, lr,
+                             n_seeds)
+        rt = paired_ratio_intervals(df)
         for frame, frames in ((df, sc_frames), (rt, ratios)):
             frame["data"], frame["dataset"] = title, name
             frames.append(frame)
-    return (pd.concat(sc_frames, ignore_index=True), pd.concat(ratios, ignore_index=True),
-            chosen)
+    return pd.concat(sc_frames, ignore_index=True), pd.concat(ratios, ignore_index=True)
 
 
 def _short(title: str) -> str:
@@ -523,28 +657,36 @@ def _short(title: str) -> str:
     return title.split()[0].lower()
 
 
-def sample_complexity_values(sc: pd.DataFrame, ratio: pd.DataFrame, chosen: dict) -> dict:
+def sample_complexity_values(sc: pd.DataFrame, ratio: pd.DataFrame) -> dict:
     """The ledger's values of section 3.
 
     Args:
-        sc, ratio, chosen: the results of :func:`compute_sample_complexity`.
+        sc, ratio: the results of :func:`compute_sample_complexity`.
 
     Returns:
-        ``{key: value}``: mean test and train errors (``test_error_<data>_<model>_n<n>``,
-        ``train_error_...``), the chosen penalties (``lam_<data>_<model>``) and the finite
-        matched-error ratios (``ratio_<data>_n<n>``).
+        ``{key: value}``: mean test and train errors over seeds
+        (``test_error_<data>_<model>_n<n>``, ``train_error_...``), the largest certificate over
+        seeds (``certificate_<data>_<model>_n<n>``; fixed: relative gradient norm, adaptive:
+        relative objective gap), the median chosen penalty (``lam_<data>_<model>_n<n>``) and
+        the finite seed-median matched-error ratios with their range (``ratio_<data>_n<n>``,
+        ``ratio_min_...``, ``ratio_max_...``).
     """
     out = {}
-    mean = sc.groupby(["data", "model", "n"])[["test_error", "train_error"]].mean()
+    g = sc.groupby(["data", "model", "n"])
+    mean = g[["test_error", "train_error"]].mean().join(g.certificate.max()).join(
+        g.lam.median())
     for r in mean.reset_index().itertuples():
-        out[f"test_error_{_short(r.data)}_{r.model}_n{r.n}"] = r.test_error
-        out[f"train_error_{_short(r.data)}_{r.model}_n{r.n}"] = r.train_error
-    for title, lam in chosen.items():
-        for which, v in lam.items():
-            out[f"lam_{_short(title)}_{which}"] = v
+        key = f"{_short(r.data)}_{r.model}_n{r.n}"
+        out[f"test_error_{key}"] = r.test_error
+        out[f"train_error_{key}"] = r.train_error
+        if np.isfinite(r.certificate):
+            out[f"certificate_{key}"] = r.certificate
+            out[f"lam_{key}"] = r.lam
     for r in ratio.itertuples():
-        if np.isfinite(r.ratio):
-            out[f"ratio_{_short(r.data)}_n{r.n}"] = r.ratio
+        if np.isfinite(r.ratio_median):
+            out[f"ratio_{_short(r.data)}_n{r.n}"] = r.ratio_median
+            out[f"ratio_min_{_short(r.data)}_n{r.n}"] = r.ratio_min
+            out[f"ratio_max_{_short(r.data)}_n{r.n}"] = r.ratio_max
     return out
 
 

@@ -10,22 +10,29 @@ from ntkpaper import alignment, entk, parametrization
 from ntkpaper.experiments import nb05_adaptive_tangent_features as exp
 
 
-def _curves(fixed: dict, adaptive: dict) -> pd.DataFrame:
-    """A table like sample_complexity_curve's from ``{n: test error}`` per model."""
-    rows = [{"n": n, "seed": 0, "model": m, "test_error": e, "train_error": 0.0}
-            for m, errs in (("fixed", fixed), ("adaptive", adaptive)) for n, e in errs.items()]
+def _curves(fixed: dict, adaptive: dict, seeds=(0,), gap: float = 0.0,
+            noise: float = 0.0) -> pd.DataFrame:
+    """A table like certified_curve's from ``{n: test error}`` per model, the same for every
+    seed up to ``noise`` x seed; adaptive fits with objective gap ``gap``."""
+    rows = [{"n": n, "seed": s, "model": m, "test_error": e + noise * s, "train_error": 0.0,
+             "certificate": gap if m == "adaptive" else 1e-6}
+            for s in seeds for m, errs in (("fixed", fixed), ("adaptive", adaptive))
+            for n, e in errs.items()]
     return pd.DataFrame(rows)
 
 
-def test_claims_are_declared_with_sources_and_the_low_rank_one_is_a_check():
+def test_claims_are_declared_with_sources_and_checks_are_marked():
     ids = set(exp.CLAIMS)
     assert {"kernel_change_predicted", "alignment_rises_top", "alignment_rises_low",
             "adaptive_low_rank", "adaptive_beats_fixed_mnist",
-            "order_of_magnitude_fashion_mnist"} <= ids
+            "order_of_magnitude_fashion_mnist", "network_beats_linearisation_mnist"} <= ids
     for c in exp.CLAIMS.values():
-        assert c.source.startswith("LeJeune & Alemohammad") and c.criterion
+        assert c.criterion
+        assert c.source.startswith("LeJeune & Alemohammad") or c.kind == "check"
     assert exp.CLAIMS["adaptive_low_rank"].kind == "check"
-    assert sum(c.kind == "check" for c in exp.CLAIMS.values()) == 1
+    assert {c.id for c in exp.CLAIMS.values() if c.kind == "check"} == {
+        "adaptive_low_rank", "network_beats_linearisation_mnist",
+        "network_beats_linearisation_fashion_mnist", "network_beats_linearisation_cifar10"}
 
 
 def test_matched_error_ratio_recovers_a_known_tenfold_shift():
@@ -36,20 +43,39 @@ def test_matched_error_ratio_recovers_a_known_tenfold_shift():
     assert list(rt.n) == ns
     np.testing.assert_allclose(rt.ratio[:3], 10.0, rtol=1e-9)
     assert np.isnan(rt.ratio.iloc[3])  # 1e5 samples: beyond the fixed model's measured range
-    measured, holds = exp.CLAIMS["order_of_magnitude_mnist"].evaluate(rt)
-    assert (measured, holds) == ("median ratio 10.00 over 3 matched sizes", True)
+    sc = _curves(fixed, adaptive, seeds=(0, 1, 2))
+    per_seed = exp.paired_ratio_intervals(sc)
+    assert list(per_seed.seeds_matched) == [3, 3, 3, 0]
+    np.testing.assert_allclose(per_seed.ratio_median[:3], 10.0, rtol=1e-9)
+    measured, holds = exp.CLAIMS["order_of_magnitude_mnist"].evaluate(per_seed, sc)
+    assert holds is True and measured.startswith("median over sizes of the seed-median ratio "
+                                                 "10.00 (3 of 4 sizes matched")
 
 
-def test_sample_complexity_verdicts_on_hand_made_curves():
-    better = _curves({10: 0.5, 30: 0.4}, {10: 0.4, 30: 0.3})
-    assert exp.CLAIMS["adaptive_beats_fixed_mnist"].evaluate(better) == \
-        ("lower at 2 of 2 sizes", True)
-    mixed = _curves({10: 0.5, 30: 0.4}, {10: 0.4, 30: 0.45})
-    assert exp.CLAIMS["adaptive_beats_fixed_mnist"].evaluate(mixed) == \
-        ("lower at 1 of 2 sizes", False)
-    never = pd.DataFrame({"n": [10, 30], "ratio": [np.nan, np.nan]})
-    assert exp.CLAIMS["order_of_magnitude_mnist"].evaluate(never) == \
-        ("median ratio nan over 0 matched sizes", False)
+def test_sample_complexity_verdicts_need_margins_and_optima():
+    seeds = (0, 1, 2)
+    better = _curves({10: 0.5, 30: 0.4}, {10: 0.4, 30: 0.3}, seeds, noise=0.001)
+    measured, holds = exp.CLAIMS["adaptive_beats_fixed_mnist"].evaluate(better)
+    assert holds is True and measured.startswith("fixed minus adaptive test error beyond 2 s.e. "
+                                                 "at 2 of 2 sizes")
+    mixed = _curves({10: 0.5, 30: 0.4}, {10: 0.4, 30: 0.45}, seeds)
+    assert exp.CLAIMS["adaptive_beats_fixed_mnist"].evaluate(mixed)[1] is False
+    # an adaptive fit whose two objectives disagree by more than 5% makes it inconclusive
+    unfit = _curves({10: 0.5, 30: 0.4}, {10: 0.4, 30: 0.3}, seeds, gap=0.2)
+    measured, holds = exp.CLAIMS["adaptive_beats_fixed_mnist"].evaluate(unfit)
+    assert holds is None and "did not reach its optimum in 6 of 6 fits" in measured
+    never = pd.DataFrame({"n": [10, 30], "ratio_median": [np.nan, np.nan],
+                          "ratio_min": np.nan, "ratio_max": np.nan})
+    measured, holds = exp.CLAIMS["order_of_magnitude_mnist"].evaluate(never, better)
+    assert holds is False and "(0 of 2 sizes matched" in measured
+
+
+def test_network_check_compares_with_the_linearisation_at_the_largest_size():
+    rows = [{"n": n, "seed": s, "model": m, "test_error": e + 0.001 * s}
+            for s in range(3) for n in (10, 100)
+            for m, e in (("fixed", 0.3), ("network", 0.2 if n == 100 else 0.4))]
+    measured, holds = exp.CLAIMS["network_beats_linearisation_mnist"].evaluate(pd.DataFrame(rows))
+    assert holds is True and measured.startswith("n=100: fixed 0.301, network 0.201")
 
 
 def test_rank_table_values_and_the_low_rank_check():
@@ -86,12 +112,15 @@ def test_kernel_change_on_a_tiny_problem():
     x = np.random.default_rng(1).normal(size=(12, 2)).astype(np.float32)
     targets = exp.eigen_targets(x, 8, 1, {"top": [0, 2], "low": [5, 7]}, seed=0)
     kc, fits = exp.compute_kernel_change(x, targets, 8, 1, 1e-3, 3, 1e-2, seed=0)
-    assert list(kc.kernel[:4]) == ["initial", "network", "adaptive", "change cosine"]
+    assert list(kc.kernel[:5]) == ["initial", "network", "adaptive", "change cosine",
+                                   "projected change cosine"]
     assert (kc[kc.kernel == "initial"].rel_change == 0).all()
-    assert (kc[kc.kernel == "change cosine"].alignment.abs() <= 1 + 1e-9).all()
+    assert (kc[kc.kernel.str.contains("cosine")].alignment.abs() <= 1 + 1e-9).all()
+    assert kc.network_rel_loss.notna().all()
     values = exp.kernel_change_values(kc, fits)
-    assert len(values) == 2 * 3 + 2 * 4 + 2 * 3  # losses, alignments, finite rel. changes
-    assert "kernel_top_change_cosine_alignment" in values
+    assert len(values) == 2 * 3 + 2 * 5 + 2 * 3  # losses, alignments, finite rel. changes
+    assert {"kernel_top_change_cosine_alignment",
+            "kernel_low_projected_change_cosine_alignment"} <= set(values)
     assert "reg_final_loss_low_adaptive" in values
     for fig in (exp.plot_kernel_change(kc, "toy, profile test"),
                 exp.plot_singular_values(fits, "toy, profile test")):
@@ -99,20 +128,21 @@ def test_kernel_change_on_a_tiny_problem():
         plt.close(fig)
 
 
-def test_choose_lam_and_sample_complexity_curve_on_a_tiny_problem():
+def test_certified_curve_on_a_tiny_problem():
     rng = np.random.default_rng(2)
     x, labels = rng.normal(size=(30, 5)).astype(np.float32), np.arange(30) % 3
-    val = exp.choose_lam(x[:20], labels[:20], x[20:], labels[20:], [1e-3, 1e-2], 3, 8, 1, 2,
-                         1e-2)
-    assert len(val) == 4 and val.val_error.between(0, 1).all()
-    sc = exp.sample_complexity_curve(x, labels, x[20:], labels[20:], [10, 20], 3, 8, 1,
-                                     {"fixed": 1e-3, "adaptive": 1e-2}, 2, 1e-2)
-    assert len(sc) == 2 * 3 and sc.test_error.between(0, 1).all()
+    sc = exp.certified_curve(x, labels, x[20:], labels[20:], x[20:], labels[20:], [10, 20], 3,
+                             8, 1, [1e-3, 1e-2], 4, 2, 1e-2, seeds=2)
+    assert len(sc) == 2 * 2 * 3 and sc.test_error.between(0, 1).all()
+    fixed = sc[sc.model == "fixed"]
+    assert (fixed.certificate < 1e-3).all()  # the closed form is at its optimum
+    assert set(fixed.lam) <= {1e-3, 1e-2}
+    assert sc[sc.model == "network"].certificate.isna().all()
     sc["data"], sc["dataset"] = "Toy set", "toy"
-    ratio = exp.matched_error_ratio(sc).assign(data="Toy set", dataset="toy")
-    values = exp.sample_complexity_values(sc, ratio, {"Toy set": {"adaptive": 1e-2}})
+    ratio = exp.paired_ratio_intervals(sc).assign(data="Toy set", dataset="toy")
+    values = exp.sample_complexity_values(sc, ratio)
     assert {"test_error_toy_fixed_n10", "train_error_toy_network_n20",
-            "lam_toy_adaptive"} <= set(values)
+            "certificate_toy_adaptive_n10", "lam_toy_fixed_n20"} <= set(values)
     fig = exp.plot_sample_complexity(sc, "MLP 1x8, profile test")
     assert fig.axes[0].get_title() == "Toy set, MLP 1x8, profile test"
     plt.close(fig)
