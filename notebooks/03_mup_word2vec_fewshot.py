@@ -124,8 +124,11 @@ run = pipeline.start(globals())
 # questions whose four words are in that vocabulary count (mostly grammatical sections), and
 # the search runs over those V words. TP4 ran one seed with 68 threads racing (Hogwild; its
 # README says results depend on the machine); we run `W2V_TP4_SEEDS` seeds, one thread each,
-# reproducible. The sigmoid is exact (TP4: a 1,000-entry table) and negatives come from the exact
-# unigram distribution (TP4: a 10^8-entry table). Absolute accuracies are not comparable with
+# reproducible. The sigmoid is exact. TP4's 1,000-entry table is indexed with C's integer
+# division (1000 / 12 / 2 = 41, not 41.67), so TP4 in effect trained with about
+# sigmoid(0.984 f - 0.19) (0.452 at f = 0); `ntkpaper.cbow` reproduces that lookup with
+# `sigmoid="tp4_table"`, not used here. Negatives come from the exact unigram distribution
+# (TP4: a 10^8-entry table). Absolute accuracies are not comparable with
 # TP4's; the trend with width and the gap to the limit are. The claims' criteria were written
 # after one exploratory run of the new code (seed 0: 0.099, 0.126, 0.168 for widths 64, 256,
 # 1024 and 0.175 for the limit) and before the runs shown here; they follow TP4's figure (gap

@@ -29,13 +29,22 @@ so this module implements it (our code, written from the brief; nothing is copie
   dynamics see them only through their Gram matrix (``ntkpaper.word2vec``'s docstring). TP4 used
   dimension ``2V`` with the second half never touched; ``V`` computes the same.
 
-Differences from TP4's code, all deliberate: the exact sigmoid instead of a 1,000-entry table; the
+Differences from TP4's code, all deliberate: the exact sigmoid by default (``sigmoid="exact"``)
+instead of TP4's 1,000-entry table. That table is not the sigmoid it looks like: the C code
+indexes it by ``(int)((f + MAX_EXP) * (EXP_TABLE_SIZE / MAX_EXP / 2))``, and with integer
+constants ``1000 / 12 / 2 = 41``, not the 41.67 the table was built for, so it returns about
+``sigmoid(0.984 f - 0.19)`` (0.452 at ``f = 0``; word2vec's MAX_EXP 6 gives 83 vs 83.3, a smaller
+shift). ``sigmoid="tp4_table"`` reproduces the lookup exactly (:func:`sigmoid_table`). Also: the
 exact unigram distribution (binary search on its cumulative sum) instead of a 10^8-entry table;
 numba's per-thread random generator instead of C's ``rand()``; the rate updated per sentence; one
 thread per model by default (deterministic), where TP4 ran 68 threads whose interleaving depends
 on the machine (its code holds mutexes around table reads and writes; its README says results
 depend on the machine). ``workers > 1`` splits the corpus into that many contiguous parts
-trained concurrently without locks (Hogwild), so results vary from run to run.
+trained concurrently without locks (Hogwild), so results vary from run to run. (TP4's threads
+also drop each chunk's last sentence in every epoch; one sentence in 68 chunks, not reproduced.)
+The update is compiled with ``fastmath`` (reassociated sums): results are deterministic on one
+machine and build, and may differ in the last bits between machines; a non-finite table is still
+caught after every epoch.
 
 Shapes: ``ids`` (T,) int32 token indices in ``[0, V)``; ``counts`` (V,) int64 word counts;
 ``in_vec`` and ``out_vec`` (V, n) float32, C-contiguous, trained in place.
@@ -57,6 +66,8 @@ except ImportError:  # pragma: no cover - numba is in requirements.lock
     numba = None
 
 ERROR_SPLITS = ("mean", "full")
+SIGMOIDS = ("exact", "tp4_table")
+EXP_TABLE_SIZE = 1000  # TP4's (and word2vec's) sigmoid table
 
 
 @dataclass(frozen=True)
@@ -75,14 +86,21 @@ class CBOWConfig:
     error_split: str = "mean"
     sentence_length: int = 1000
     min_alpha_fraction: float = 1e-4
+    sigmoid: str = "exact"
 
     def __post_init__(self):
         problems = []
+        if self.sigmoid not in SIGMOIDS:
+            problems.append(f"sigmoid must be one of {SIGMOIDS}, got {self.sigmoid!r}")
+        elif self.sigmoid == "tp4_table" and float(self.max_exp) != int(self.max_exp):
+            problems.append(f"sigmoid='tp4_table' needs an integer max_exp (a C #define), got "
+                            f"{self.max_exp}")
         for name in ("window", "epochs", "sentence_length"):
             if int(getattr(self, name)) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
-        if int(self.negative) < 0:
-            problems.append(f"negative must be >= 0, got {self.negative}")
+        if int(self.negative) < 1:
+            problems.append(f"negative must be >= 1 (negative sampling needs negatives), got "
+                            f"{self.negative}")
         if not self.alpha > 0:
             problems.append(f"alpha must be > 0, got {self.alpha}")
         if self.sample < 0 or self.weight_decay < 0 or not self.max_exp > 0:
@@ -128,6 +146,18 @@ def keep_probability(counts: np.ndarray, sample: float) -> np.ndarray:
     return np.minimum((np.sqrt(c / st) + 1.0) * st / c, 1.0)
 
 
+def sigmoid_table(max_exp: int) -> tuple[np.ndarray, int]:
+    """TP4's sigmoid lookup: the (1000,) float32 table ``e^x / (e^x + 1)`` at
+    ``x = (i / 1000 * 2 - 1) max_exp`` and the C code's integer index scale
+    ``1000 // max_exp // 2`` (index ``int((f + max_exp) * scale)``; see the module docstring)."""
+    m = int(max_exp)
+    if m < 1 or m != max_exp:
+        raise ValueError(f"max_exp must be a positive integer, got {max_exp}")
+    x = (np.arange(EXP_TABLE_SIZE, dtype=np.float32) / np.float32(EXP_TABLE_SIZE) * 2 - 1) * m
+    e = np.exp(x.astype(np.float32))
+    return (e / (e + 1)).astype(np.float32), EXP_TABLE_SIZE // m // 2
+
+
 def negative_cdf(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
     """(V,) cumulative unigram^power distribution from which negatives are drawn."""
     p = np.asarray(counts, np.float64) ** power
@@ -148,10 +178,11 @@ def _njit(**kw):
 
 @_njit(fastmath=True)
 def cbow_update(in_vec, out_vec, context, cw, targets, labels, alpha, wd, max_exp, split_mean,
-                h, neu1e):
+                h, neu1e, table, table_scale):
     """One CBOW step in place (see the module docstring). ``context`` (>= cw,) int64 rows of
     ``in_vec``, the first ``cw`` used; ``targets``/``labels`` (k,) the centre word (label 1) and
-    negatives (label 0); ``h``/``neu1e`` (n,) float32 scratch. Returns the step's loss
+    negatives (label 0); ``h``/``neu1e`` (n,) float32 scratch; ``table``/``table_scale`` from
+    :func:`sigmoid_table` (``table_scale = 0``: the exact sigmoid). Returns the step's loss
     ``-sum log sigmoid(+-f)`` (float64; 0 and 1 probabilities clipped at 1e-10 as TP4 logs)."""
     n = in_vec.shape[1]
     decay = np.float32(1.0 - alpha * wd)
@@ -176,6 +207,8 @@ def cbow_update(in_vec, out_vec, context, cw, targets, labels, alpha, wd, max_ex
             p = 1.0
         elif f < -max_exp:
             p = 0.0
+        elif table_scale > 0:
+            p = table[int((f + max_exp) * table_scale)]
         else:
             p = 1.0 / (1.0 + math.exp(-f))
         lab = labels[d]
@@ -203,7 +236,8 @@ def _draw_negative(cdf):
 
 @_njit()
 def _train_epoch(ids, keep, cdf, in_vec, out_vec, window, negative, alpha0, min_alpha, wd,
-                 max_exp, split_mean, sentence_length, ep, epochs, total, workers, seed):
+                 max_exp, split_mean, sentence_length, table, table_scale, ep, epochs, total,
+                 workers, seed):
     """One epoch over ``ids`` (one worker's part, in sentences of kept words). The rate's
     progress is this part's share times ``workers`` (the parts are of equal length). Returns
     ``(summed loss, updates)``."""
@@ -254,7 +288,7 @@ def _train_epoch(ids, keep, cdf, in_vec, out_vec, window, negative, alpha0, min_
                 labels[k] = 0
                 k += 1
             loss += cbow_update(in_vec, out_vec, context, cw, targets[:k], labels[:k], alpha, wd,
-                                max_exp, split_mean, h, neu1e)
+                                max_exp, split_mean, h, neu1e, table, table_scale)
             updates += 1
     return loss, updates
 
@@ -300,9 +334,14 @@ def train(ids: np.ndarray, counts: np.ndarray, in_vec: np.ndarray, out_vec: np.n
     keep = keep_probability(counts, cfg.sample)
     cdf = negative_cdf(counts)
     parts = [np.ascontiguousarray(p) for p in np.array_split(ids, workers)]
+    if cfg.sigmoid == "tp4_table":
+        table, table_scale = sigmoid_table(int(cfg.max_exp))
+    else:
+        table, table_scale = np.zeros(1, np.float32), 0
     fixed = (int(cfg.window), int(cfg.negative), float(cfg.alpha),
              float(cfg.alpha * cfg.min_alpha_fraction), float(cfg.weight_decay),
-             float(cfg.max_exp), cfg.error_split == "mean", int(cfg.sentence_length))
+             float(cfg.max_exp), cfg.error_split == "mean", int(cfg.sentence_length), table,
+             table_scale)
     losses = np.zeros((cfg.epochs, workers))
     updates = np.zeros((cfg.epochs, workers), np.int64)
     seconds = 0.0

@@ -7,7 +7,19 @@ import pytest
 from ntkpaper import cbow
 
 
-def _hand_step(in_vec, out_vec, context, targets, labels, alpha, wd, max_exp, split_mean):
+def _exact(f, max_exp):
+    return 1 / (1 + np.exp(-f))
+
+
+def _tp4_table(f, max_exp):
+    """word2vec.c lines 585-587 and 762-765 (edwardjhu/TP4), with C's integer division."""
+    i = int((f + max_exp) * (1000 // int(max_exp) // 2))
+    x = (i / 1000 * 2 - 1) * max_exp
+    return np.exp(x) / (np.exp(x) + 1)
+
+
+def _hand_step(in_vec, out_vec, context, targets, labels, alpha, wd, max_exp, split_mean,
+               sigmoid=_exact):
     """TP4's word2vec.c CBOW step (docs/protocols/tp4.md Sec. 2.2) written out in float64."""
     iv, ov = in_vec.astype(np.float64), out_vec.astype(np.float64)
     h = iv[context].mean(0)
@@ -15,7 +27,7 @@ def _hand_step(in_vec, out_vec, context, targets, labels, alpha, wd, max_exp, sp
     loss = 0.0
     for t, lab in zip(targets, labels):
         f = h @ ov[t]
-        p = 1.0 if f > max_exp else 0.0 if f < -max_exp else 1 / (1 + np.exp(-f))
+        p = 1.0 if f > max_exp else 0.0 if f < -max_exp else sigmoid(f, max_exp)
         loss -= np.log((p if lab else 1 - p) + 1e-10)
         g = (lab - p) * alpha
         neu1e += g * ov[t]
@@ -25,21 +37,27 @@ def _hand_step(in_vec, out_vec, context, targets, labels, alpha, wd, max_exp, sp
     return iv, ov, loss
 
 
-@pytest.mark.parametrize("split_mean", [True, False])
-def test_one_cbow_step_matches_tp4s_rule_by_hand(split_mean):
+@pytest.mark.parametrize("split_mean,sigmoid", [(True, "exact"), (False, "exact"),
+                                                (True, "tp4_table")])
+def test_one_cbow_step_matches_tp4s_rule_by_hand(split_mean, sigmoid):
     rng = np.random.default_rng(0)
     V, n = 6, 4
     in_vec = rng.normal(size=(V, n)).astype(np.float32)
     out_vec = rng.normal(size=(V, n)).astype(np.float32) * 0.5
     out_vec[5] = 40 * in_vec[[1, 2, 1]].mean(0)  # f > max_exp for this negative: p clipped to 1
+    out_vec[4] = -40 * in_vec[[1, 2, 1]].mean(0)  # f < -max_exp for a centre word: p = 0
     context = np.array([1, 2, 1, 0], np.int64)  # cw = 3 used; word 1 twice
-    targets, labels = np.array([0, 3, 5, 0]), np.array([1, 0, 0, 0])  # 0 twice: centre, negative
+    # 0 twice (centre, then negative); 4 as a second positive, whose logit is clipped at -max_exp
+    targets, labels = np.array([0, 3, 5, 0, 4]), np.array([1, 0, 0, 0, 1])
     alpha, wd, max_exp = 0.1, 0.01, 6.0
+    hand_sigmoid = _exact if sigmoid == "exact" else _tp4_table
     want_in, want_out, want_loss = _hand_step(in_vec, out_vec, context[:3], targets, labels,
-                                              alpha, wd, max_exp, split_mean)
+                                              alpha, wd, max_exp, split_mean, hand_sigmoid)
     h, e = np.empty(n, np.float32), np.empty(n, np.float32)
+    table, scale = (cbow.sigmoid_table(6) if sigmoid == "tp4_table"
+                    else (np.zeros(1, np.float32), 0))
     loss = cbow.cbow_update(in_vec, out_vec, context, 3, targets, labels, alpha, wd, max_exp,
-                            split_mean, h, e)
+                            split_mean, h, e, table, scale)
     np.testing.assert_allclose(in_vec, want_in, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(out_vec, want_out, rtol=1e-5, atol=1e-6)
     assert loss == pytest.approx(want_loss, rel=1e-5)
@@ -115,3 +133,26 @@ def test_bad_settings_and_inputs_are_refused_before_training():
         cbow.train(ids + 1, counts, iv, ov)
     with pytest.raises(ValueError, match="width must be a positive integer"):
         cbow.init_tables(8, 0)
+
+
+def test_tp4s_sigmoid_table_is_shifted_by_cs_integer_division():
+    table, scale = cbow.sigmoid_table(12)
+    assert scale == 41  # 1000 / 12 / 2 in C integers (41.67 in reals)
+    assert table.shape == (1000,) and table.dtype == np.float32
+    p0 = table[int(12 * scale)]  # f = 0
+    assert p0 == pytest.approx(0.4522, abs=1e-3)  # sigmoid(-0.192), not 0.5
+    # across the range it is about sigmoid(0.984 f - 0.19)
+    f = np.linspace(-11, 11, 23)
+    got = np.array([table[int((v + 12) * scale)] for v in f])
+    np.testing.assert_allclose(got, 1 / (1 + np.exp(-(0.984 * f - 0.19))), atol=0.02)
+    with pytest.raises(ValueError, match="integer"):
+        cbow.sigmoid_table(6.5)
+    with pytest.raises(ValueError, match="integer max_exp"):
+        cbow.CBOWConfig(sigmoid="tp4_table", max_exp=6.5)
+
+
+def test_negative_sampling_needs_negatives():
+    with pytest.raises(ValueError, match="negative must be >= 1"):
+        cbow.CBOWConfig(negative=0)
+    with pytest.raises(ValueError, match="sigmoid must be"):
+        cbow.CBOWConfig(sigmoid="fast")
