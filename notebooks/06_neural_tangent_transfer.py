@@ -47,8 +47,9 @@ SEED = 0  # seed of the data draws (initialisations use seeds 0 .. N_SEEDS - 1)
 OFFICIAL_DENSITIES = [0.03]  # densities of every layer, output included (the demo's: 3%)
 OFFICIAL_METHODS = ["ntt", "ntt_output_only", "random", "magnitude", "snip_layerwise", "snip"]
 OFFICIAL_N_TRAIN = 10000  # training images (the code: 60,000 less a 0.2% validation split)
-OFFICIAL_NTT_STEPS = 4000  # transfer steps at batch 64 (the code: 20 epochs, 18,760 steps)
-OFFICIAL_TRAIN_STEPS = 5000  # supervised iterations at batch 64 (the demo: 50 epochs, 42,200)
+OFFICIAL_NTT_STEPS = 4000  # transfer steps at batch 64 (the code: 20 epochs, 18,720 steps)
+OFFICIAL_TRAIN_STEPS = 5000  # supervised iterations at batch 64 (the demo: 50 epochs of
+#                              54,000 images, 42,200)
 OFFICIAL_N_SEEDS = 3  # teachers (initialisations) per configuration (the paper: 5)
 # 2-5 · our earlier variant (ntkpaper.sparsity)
 DIMS = [784, 300, 100, 10]  # layer sizes of the MLP (LeNet-300-100, no biases)
@@ -92,10 +93,11 @@ protocol = dict(dims=DIMS, n_train=N_TRAIN, n_test=N_TEST, seed=SEED, n_seeds=N_
 # mean squared distance between the full (32 x 32 x 10 x 10) empirical NTKs on the batch's two
 # halves, plus (1e-4 / density) times the squared norm of the kept weights; Adam 5e-4, the mask
 # recomputed from weight magnitudes every 100 steps. Baselines prune the same teacher without
-# rescaling: random, magnitude, SNIP (the first 100 labelled images) layer by layer and over all
-# layers pooled. `ntt_output_only` is our ablation: the same transfer without the kernel term.
-# Supervised training as the demo: Adam 1e-3, batch 64, cross-entropy plus 1e-8 L2, test accuracy
-# every 100 iterations. **Budgets are cut** to fit 2 cores: `OFFICIAL_NTT_STEPS` transfer steps
+# rescaling: the code's random masks and SNIP layer by layer (on the first 100 labelled images);
+# ours besides: magnitude (NTT's starting mask), SNIP over all layers pooled, and
+# `ntt_output_only`, the same transfer without the kernel term (an ablation). Supervised
+# training as the demo: Adam 1e-3, batch 64, cross-entropy plus 1e-8 L2, test accuracy every 100
+# iterations (from iteration 0; the code records after iterations 1, 101, ...). **Budgets are cut** to fit 2 cores: `OFFICIAL_NTT_STEPS` transfer steps
 # and `OFFICIAL_TRAIN_STEPS` iterations on `OFFICIAL_N_TRAIN` images (the parameters cell gives
 # the code's values). The four claims and their margins (2 standard errors over teachers, paired)
 # were fixed before the first run.
@@ -122,6 +124,22 @@ for name in ("official_ntt_beats_random", "official_ntt_beats_snip", "official_n
 run.claim(official.CLAIMS["official_kernel_transferred"], o_log, OFFICIAL_DENSITIES)
 display(o_transfer.round(3))
 o_summary.round(4)
+
+# %% [markdown]
+# How to read it (3 teachers, 3% density, 4,000 transfer and 5,000 training steps): NTT
+# reaches 0.941 against 0.905 for the random sparse net (+0.036 +- 0.003, paired), the gap of
+# the official demo (about 96.5% against 93% after 50 epochs), at lower absolute accuracy
+# because training is a ninth as long. It learns faster from the start (mean accuracy over the
+# first 1,000 iterations +0.15 over random), and it beats layer-wise SNIP by far: at 3% in every
+# layer SNIP's saliency leaves 3 to 5 of the 10 output units without a single incoming weight
+# (teachers 0-2), so those classes are never predicted (0.663 +- 0.094). The kernel term adds
+# little over matching outputs alone (+0.004 +- 0.002: the claim holds, barely), and SNIP with
+# its budget pooled over layers, a labelled method outside the paper's layer-wise setting, ties
+# NTT (0.944). The kernel the loss matches is the code's: with respect to every weight, pruned
+# ones included. Its distance to the teacher's falls from 0.97 to 0.10 (relative to the
+# teacher's mean squared entry), while the sparse network's own kernel, over the kept weights,
+# only goes from 0.99 to 0.83: the transfer matches a kernel the sparse network does not train
+# with.
 
 # %% [markdown]
 # ## 2 · Our earlier variant on MNIST: accuracy after training, per method and density

@@ -39,16 +39,21 @@ weights ``M * W_s``, and K_s the NTK at those masked weights. **What the code co
 sparse network's own NTK (derivatives with respect to the kept weights only) is
 ``kernel="kept"`` here, measured beside the code's.
 Defaults (the demo): lam_ker 1e-3, lam_l2 1e-4, Adam 5e-4, batch 64, 20 epochs of the training
-images; the mask is recomputed from the student's weight magnitudes every 100 steps (pruned
-weights get no gradient, keep the teacher's values and may re-enter), and not in the last 100.
+images; the mask is recomputed from the student's weight magnitudes every 100 steps, and not in
+the last 100 (a pruned weight gets no gradient: one never kept keeps the teacher's value, one
+dropped by an update keeps its trained value and drifts a few steps on Adam's momentum; either
+may re-enter). The official CNN demo uses lam_l2 1e-5.
 ``lam_ker=0`` is the output-only ablation (matching the teacher's outputs alone).
 
 Supervised training (``exploit.py``): Adam 1e-3, batch 64, softmax cross-entropy (batch mean)
 plus ``1e-8 sum ||M * W||^2``, mask fixed; accuracy every 100 iterations. Baselines start from a
 fresh glorot initialisation with their masks applied and the kept weights *not* rescaled
-(``init_weight_rescale_bool=False``). The code's random mask is its magnitude mask with rows
-shuffled (``jax.random.shuffle``); ours is uniformly random per layer, the same in distribution
-for i.i.d. weights.
+(``init_weight_rescale_bool=False``). The code's random mask is its magnitude mask with the rows
+(axis 0) permuted by ``jax.random.shuffle`` with the fixed key ``PRNGKey(0)``; ours is uniformly
+random per layer. For the MLP the two agree in distribution up to the few rows the permutation
+leaves in place; for HWIO conv kernels (5 rows on axis 0) the code's keeps about a fifth of each
+mask aligned with the magnitudes, ours does not. The code records accuracy after iterations
+1, 101, 201, ...; we record at 0, 100, 200, ... (before the first step).
 """
 
 from __future__ import annotations
@@ -308,7 +313,7 @@ def transfer(teacher, rho: float, x_unlabelled, key: jax.Array, steps: int, x_va
         x_unlabelled: (N, d) training inputs, read in shuffled epochs of ``batch`` (labels never
             seen); ``x_val``: (N_val, d) held-out inputs (even N_val; the code uses 64) on which
             the terms are logged.
-        steps: Adam steps (the demo: 20 epochs of 60,000 images at batch 64, 18,760 steps).
+        steps: Adam steps (the demo: 20 epochs of 59,880 images at batch 64, 18,720 steps).
         kernel: the student kernel inside the loss (``"code"`` or ``"kept"``, module docstring).
 
     Returns:

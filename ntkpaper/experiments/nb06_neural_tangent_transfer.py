@@ -27,6 +27,7 @@ import seaborn as sns
 
 from ntkpaper import claims, data, plotting, sparsity
 from ntkpaper.claims import Claim
+from ntkpaper.experiments import nb06_official
 from ntkpaper.progress import progress
 
 PAPER = "Liu & Zenke 2020 (ICML, arXiv 2006.08228)"
@@ -95,7 +96,8 @@ def _both_fall(errors: pd.DataFrame, densities: Sequence[float]) -> claims.Verdi
                          for rho in densities)
 
 
-CLAIMS = claims.collect(
+# section 1's claims (the official protocol) first, then the earlier variant's
+CLAIMS = nb06_official.CLAIMS | claims.collect(
     Claim("ntt_beats_random_mnist",
           "MNIST: NTT sparse nets reach higher test accuracy than random sparse nets "
           "(Liu & Zenke)",

@@ -90,7 +90,8 @@ def compute_official(name: str, densities: Sequence[float], methods: Sequence[st
                     if method.startswith("ntt"):
                         start, masks, log = ntt.transfer(
                             teacher, rho, x, jax.random.fold_in(key, 2), ntt_steps, x_val,
-                            lam_ker=0.0 if method == "ntt_output_only" else 1e-3)
+                            lam_ker=0.0 if method == "ntt_output_only" else 1e-3,
+                            lam_l2=1e-4 if arch == "mlp" else 1e-5)  # the CNN demo's 1e-5
                         logs.append(log.assign(method=method, density=rho, seed=s))
                     elif method == "random":
                         masks = ntt.random_masks(jax.random.fold_in(key, 3), teacher, rho)
