@@ -279,7 +279,7 @@ eh.round(4)
 # al. report; but they sit about twice as deep as the crossing (4, 6, 7; in mean field 4, 7, 12).
 # So `peak_scales_like_l35` holds and `eh_predicts_peak` fails, under our reading of the rule;
 # with the paper's own definitions (which we could not read) the second may come out otherwise.
-# Three depths make a slope, not a law; the `full` profile sweeps 10, 20, 40 and 80.
+# Three depths make a slope, not a law; the `full` profile sweeps 10, 20, 40 and 60.
 
 # %% [markdown]
 # ## 4 · Width: NTK parametrization vs muP

@@ -68,6 +68,10 @@ SAMPLE_DEPTH = 1  # hidden layers of the classification MLP
 N_TEST = 2000  # test images
 DATASETS = ["mnist", "fashion_mnist"]  # data sets (the paper's: MNIST and CIFAR-10)
 N_SEEDS = 3  # seeds (initialisations) per size
+# 4 · a task where features matter: labels set by a hidden 2-D subspace of Gaussian inputs
+SUB_D = 16  # input dimension
+SUB_SIZES = [100, 200, 400, 800, 1600]  # training-set sizes
+SUB_NET_STEPS = 1000  # Adam steps of the network
 
 # %%
 from IPython.display import display
@@ -179,6 +183,42 @@ ratio.round(3)
 # stopping both models early. What would test the paper fairly, and is not done: a network that
 # clearly beats its linearisation (e.g. a CNN, or muP with a larger learning rate), its
 # architecture and loss (not readable here), CIFAR-10, and sizes to 10^4 and beyond.
+
+# %% [markdown]
+# ## 4 · A task where the network learns features
+#
+# Sections 1 and 3 ran where the trained network barely differs from its linearisation, so the
+# adaptive model had nothing to capture. Here the label is the XOR of the signs of two hidden
+# directions of a Gaussian input in `SUB_D` dimensions (`exp.subspace_task`): learning the
+# 2-D subspace (a rank-2 change of the first layer) is what a network can do and a fixed kernel
+# cannot, so the network should beat its linearisation clearly, and the low-rank bias of the
+# adaptive model should help. Same models, certificates and penalty choice as section 3,
+# `N_SEEDS` seeds; the network trains `SUB_NET_STEPS` steps. This task is ours, not the
+# paper's; its claims (fixed before the first run of this section, after one exploratory seed)
+# ask whether the adaptive model captures a feature-learning gain where one exists.
+
+# %%
+with run.section("subspace"):
+    sub, sub_ratio = exp.compute_subspace(
+        SUB_D, SUB_SIZES, N_VAL, N_TEST, SAMPLE_PENALTIES, SAMPLE_WIDTH, SAMPLE_DEPTH,
+        ADAPTIVE_STEPS, SUB_NET_STEPS, SAMPLE_LR, N_SEEDS, SEED)
+run.record_all(exp.sample_complexity_values(sub, sub_ratio))
+run.savefig(exp.plot_sample_complexity(sub, run.caption(f"MLP {SAMPLE_DEPTH}x{SAMPLE_WIDTH}")),
+            "subspace")
+for name in ("network_beats_linearisation_subspace", "adaptive_beats_fixed_subspace",
+             "adaptive_closes_gap_subspace"):
+    run.claim(exp.CLAIMS[name], sub)
+sub.groupby(["model", "n"])[["test_error", "train_error", "certificate"]].mean().round(4)
+
+# %% [markdown]
+# How to read it: here the network does learn features. At n = 1,600 its test error is 0.094
+# against 0.226 for its linearisation (+0.131 +- 0.017), and it reaches the fixed model's
+# n = 1,600 error with between 400 and 800 samples. Every adaptive fit is certified (its two objectives
+# agree within 0.1%), so this is the adaptive model at its optimum, and it captures little of
+# that gain: it ties the fixed model up to n = 800 and is ahead only at 1,600 (0.204, +0.021 +-
+# 0.004), closing 16% of the gap to the network. Both claims fail. A Schatten-2/3 penalty on
+# each layer's coefficients is a weak low-rank bias at these sizes; the network's first layer
+# finds the 2-D subspace, the adaptive model's does not.
 
 # %% [markdown]
 # ## Claims and checks

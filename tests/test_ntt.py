@@ -189,3 +189,9 @@ def test_standardise_uses_the_training_statistics():
     np.testing.assert_allclose(sb, (b - 1.0) / np.std(a), rtol=1e-6)
     with pytest.raises(ValueError, match="constant"):
         ntt.standardise(np.ones((2, 2)))
+
+
+def test_max_pool_equals_reduce_window():
+    h = jax.random.normal(KEY, (2, 9, 8, 3))
+    ref = jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+    np.testing.assert_array_equal(ntt._max_pool(h), ref)

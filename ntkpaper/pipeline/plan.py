@@ -567,6 +567,26 @@ def _nb05_sample(p) -> Work:
     return _sum(*parts)
 
 
+def _nb05_subspace(p) -> Work:
+    # section 4: certified_curve on the synthetic task (d = SUB_D inputs, k = 2 classes), the
+    # same per-fit work as section 3 at d = SUB_D, with SUB_NET_STEPS network steps
+    layers = _mlp_layers(p.SUB_D, p.SAMPLE_WIDTH, p.SAMPLE_DEPTH, 2)
+    prm = sum(i * o for i, o in layers)
+    fac = sum(i * i * o + i * o * o for i, o in layers)
+    lams = len(p.SAMPLE_PENALTIES)
+    parts = []
+    for n in p.SUB_SIZES:
+        nk = 2 * n
+        per = _sum({"host": lams * nk**3 / 3 + 3 * nk * nk,
+                    "arrays": sum(2 * nk * nk * o + 2 * n * n * i for i, o in layers)},
+                   _train(p.ADAPTIVE_STEPS, 12 * n * prm + 6 * fac, runs=lams),
+                   _train(p.SUB_NET_STEPS, 6 * n * prm),
+                   _fit_steps(lams * p.ADAPTIVE_STEPS + p.SUB_NET_STEPS),
+                   _compiles(2 * lams + 1))
+        parts += [per] * p.N_SEEDS
+    return _sum(*parts)
+
+
 def _nb05_memory(p) -> float:
     # the adaptive factors of the first layer (d x d, d x w, w x w) with Adam's moments and
     # gradients (x4), the jvp's activations on the largest training set, the test predictions
@@ -625,7 +645,7 @@ def _sparse_study(p, densities, methods, arch: str) -> Work:
 
 
 def _nb06_official(p) -> Work:
-    """``experiments.nb06_official.compute_official`` (LeNet-300-100, ntkpaper.ntt): per seed the
+    """``experiments.nb06_neural_tangent_transfer.compute_official`` (LeNet-300-100): per seed the
     dense net and every (density, method) trained OFFICIAL_TRAIN_STEPS Adam steps at batch 64 (3
     forward costs per example), test accuracy on N_TEST and train accuracy on 2,000 images every
     100 steps; per (seed, density) each NTT variant (``ntt``, ``ntt_output_only``) runs
@@ -649,6 +669,34 @@ def _nb06_official(p) -> Work:
     parts += [_train(p.OFFICIAL_NTT_STEPS, 3 * 2 * kernel, runs=runs,
                      extra=logs * (3 * kernel + kept)),
               _fit_steps(runs * p.OFFICIAL_NTT_STEPS), _compiles(2 * runs)]
+    return _sum(*parts)
+
+
+# LeNet-5-Caffe on 28 x 28 images (ntt.init_lenet5_caffe): parameters and forward flops per image
+LENET5_CAFFE_PARAMS = 431_080
+LENET5_CAFFE_FWD = 2 * (24 * 24 * 20 * 25 + 8 * 8 * 50 * 500 + 800 * 500 + 500 * K)
+
+
+def _nb06_official_lenet5(p) -> Work:
+    """Section 1b (``compute_official``, arch lenet5_caffe): as :func:`_nb06_official` with the
+    CNN: training 3 forward costs per example; each transfer step builds the teacher's and the
+    student's (B/2, B/2, k, k) kernels from per-example Jacobians (k backward passes per input,
+    ~3 forward costs each, then the contraction 2 (B/2 k)^2 params), backward ~3x; logged on B
+    inputs every 100 steps with the kept-weights kernel too."""
+    if not p.OFFICIAL_CNN_DENSITIES:
+        return {}
+    b = p.OFFICIAL_CNN_NTT_BATCH
+    kernel = 2 * (b * K * 3 * LENET5_CAFFE_FWD + 2 * (b // 2 * K) ** 2 * LENET5_CAFFE_PARAMS)
+    nets = p.OFFICIAL_N_SEEDS * (1 + len(p.OFFICIAL_CNN_DENSITIES) * len(p.OFFICIAL_CNN_METHODS))
+    records = p.OFFICIAL_CNN_TRAIN_STEPS // 100 + 2
+    parts = [_train(p.OFFICIAL_CNN_TRAIN_STEPS, 3 * 64 * LENET5_CAFFE_FWD, runs=nets,
+                    extra=records * (p.N_TEST + 2000) * LENET5_CAFFE_FWD),
+             _fit_steps(nets * p.OFFICIAL_CNN_TRAIN_STEPS), _compiles(2 * nets)]
+    n_ntt = sum(m.startswith("ntt") for m in p.OFFICIAL_CNN_METHODS)
+    runs = p.OFFICIAL_N_SEEDS * len(p.OFFICIAL_CNN_DENSITIES) * n_ntt
+    logs = p.OFFICIAL_CNN_NTT_STEPS // 100 + 2
+    parts += [_train(p.OFFICIAL_CNN_NTT_STEPS, 3 * kernel, runs=runs, extra=logs * 2 * kernel),
+              _fit_steps(runs * p.OFFICIAL_CNN_NTT_STEPS), _compiles(2 * runs)]
     return _sum(*parts)
 
 
@@ -869,10 +917,12 @@ MODELS: dict[str, NotebookModel] = {
         _nb04_memory),
     "05_adaptive_tangent_features": NotebookModel(
         (Section("kernel_change", _nb05_kernel_change),
-         Section("sample_complexity", _nb05_sample)),
+         Section("sample_complexity", _nb05_sample), Section("subspace", _nb05_subspace)),
         _nb05_memory),
     "06_neural_tangent_transfer": NotebookModel(
-        (Section("official", _nb06_official), Section("mnist", _nb06_mnist),
+        (Section("official", _nb06_official),
+         Section("official_lenet5", _nb06_official_lenet5, rate_from="official"),
+         Section("mnist", _nb06_mnist),
          Section("fashion", _nb06_fashion),
          Section("lenet5", _nb06_lenet5, rate_from="mnist")),
         _nb06_memory),

@@ -32,7 +32,8 @@ def test_claims_are_declared_with_sources_and_checks_are_marked():
     assert exp.CLAIMS["adaptive_low_rank"].kind == "check"
     assert {c.id for c in exp.CLAIMS.values() if c.kind == "check"} == {
         "adaptive_low_rank", "network_beats_linearisation_mnist",
-        "network_beats_linearisation_fashion_mnist", "network_beats_linearisation_cifar10"}
+        "network_beats_linearisation_fashion_mnist", "network_beats_linearisation_cifar10",
+        "network_beats_linearisation_subspace"}
 
 
 def test_matched_error_ratio_recovers_a_known_tenfold_shift():
@@ -151,3 +152,29 @@ def test_certified_curve_on_a_tiny_problem():
 def test_predict_refuses_an_unknown_model():
     with pytest.raises(ValueError, match="unknown model"):
         exp.predict({"model": None}, "ridge", np.zeros((1, 2)))
+
+
+def test_subspace_task_labels_follow_a_hidden_plane():
+    x, lab, xv, lv, xt, lt = exp.subspace_task(400, 50, 60, 6, seed=3)
+    assert x.shape == (400, 6) and x.dtype == np.float32 and lab.dtype == np.int64
+    assert (len(xv), len(xt)) == (50, 60) and 0.4 < lab.mean() < 0.6
+    u, _ = np.linalg.qr(np.random.default_rng(3).normal(size=(6, 2)))  # the task's plane
+    for xs, ls in ((x, lab), (xv, lv), (xt, lt)):
+        z = xs @ u
+        np.testing.assert_array_equal(ls, (z[:, 0] > 0) ^ (z[:, 1] > 0))
+    # moving an input orthogonally to the plane never changes its label
+    shift = np.random.default_rng(0).normal(size=6)
+    shift -= u @ (u.T @ shift)
+    z = (x + 5 * shift) @ u
+    np.testing.assert_array_equal(lab, (z[:, 0] > 0) ^ (z[:, 1] > 0))
+    with pytest.raises(ValueError, match="d must be"):
+        exp.subspace_task(10, 10, 10, 1)
+
+
+def test_closes_gap_verdict():
+    rows = [{"n": 100, "seed": s, "model": m, "test_error": e, "certificate": 0.0}
+            for s in range(2) for m, e in (("fixed", 0.3), ("adaptive", 0.18), ("network", 0.1))]
+    text, ok = exp.CLAIMS["adaptive_closes_gap_subspace"].evaluate(pd.DataFrame(rows))
+    assert ok is True and "closes 60% of the gap" in text
+    rows = [dict(r, test_error=0.35) if r["model"] == "network" else r for r in rows]
+    assert exp.CLAIMS["adaptive_closes_gap_subspace"].evaluate(pd.DataFrame(rows))[1] is None

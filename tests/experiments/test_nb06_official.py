@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from ntkpaper.experiments import nb06_official as official  # noqa: E402
+from ntkpaper.experiments import nb06_neural_tangent_transfer as official  # noqa: E402
 
 
 def _curves(gaps, early_gaps=None):
@@ -53,6 +53,7 @@ def test_official_study_runs_end_to_end_on_a_tiny_budget():
     transfer = official.transfer_summary(log)
     values = official.official_values(summary, transfer)
     assert "official_acc_ntt_d0.1" in values and "official_kernel_kept_last_ntt_d0.1" in values
+    assert values["official_dead_outputs_dense_d1"] == 0
     fig = official.plot_official(curves, log, 0.1, "MNIST, profile test")
     plt.close(fig)
     assert "MNIST" in title
@@ -63,3 +64,11 @@ def test_unknown_methods_and_architectures_are_refused_before_any_work():
         official.compute_official("mnist", [0.1], ["ntt", "grasp"], 64, 64, 1, 0, 1, 1)
     with pytest.raises(ValueError, match="arch must be"):
         official.compute_official("mnist", [0.1], ["ntt"], 64, 64, 1, 0, 1, 1, arch="vgg")
+
+
+def test_dead_outputs_counts_output_units_without_weights():
+    import numpy as np
+
+    out = np.array([[1, 0, 0], [0, 0, 1]], np.float32)  # unit 1 has no incoming weight
+    assert official.dead_outputs([np.ones((4, 2)), out]) == 1
+    assert official.dead_outputs(None) == 0
