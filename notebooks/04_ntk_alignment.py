@@ -276,7 +276,9 @@ eh.round(4)
 # 0.05 above the larger end) and a weak one at 16 (12 of 17, +0.037 +- 0.020, inside 2 s.e.;
 # at 8 the readout is the most aligned layer), and their peak layers
 # (9, 12, 20 for L = 8, 16, 32) grow with a log-log slope of 0.58, close to the 3/5 that Lou et
-# al. report; but they sit about twice as deep as the crossing (4, 6, 7; in mean field 4, 7, 12).
+# al. report. That is weak evidence: only the L = 32 peak is clearly interior (9 is the readout,
+# 12 is within 2 s.e.), and the window [0.4, 0.8] would also pass the crossings' own slopes (0.40
+# measured, 0.79 in mean field). The peaks sit about twice as deep as the crossing (4, 6, 7; in mean field 4, 7, 12).
 # So `peak_scales_like_l35` holds and `eh_predicts_peak` fails, under our reading of the rule;
 # with the paper's own definitions (which we could not read) the second may come out otherwise.
 # Three depths make a slope, not a law; the `full` profile sweeps 10, 20, 40 and 60.

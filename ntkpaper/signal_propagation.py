@@ -17,7 +17,8 @@ has input ``a^{l-1} = phi(h^{l-1})`` (``a^0 = x``) and backward signal ``delta^l
 tangent kernel is ``<a^{l-1}, a'^{l-1}> <delta^l, delta'^l>``, a forward Gram times a backward one.
 
 * Forward information at layer l: ``F_l = 1 - c(a^{l-1})``, one minus the correlation (cosine)
-  of two inputs' layer-l inputs. It falls with depth as inputs become alike (forward loss).
+  of two inputs' layer-l inputs. It falls with depth as inputs become alike (forward loss) in
+  the ordered phase and at the edge of chaos; in the chaotic phase it rises.
 * Backward information at layer l: ``B_l = corr(delta^l, delta'^l)``. It is 1 at the readout
   (``delta^{L+1}`` is the identity for every input) and falls going down, as the gradients of
   different inputs decorrelate (backward loss). In mean field
@@ -26,7 +27,9 @@ tangent kernel is ``<a^{l-1}, a'^{l-1}> <delta^l, delta'^l>``, a forward Gram ti
 * The balanced (predicted) layer: where ``log F_l`` and ``log B_l`` cross, i.e. the argmin of
   ``|log F_l - log B_l|``. Lou et al.'s exponent follows for ReLU on the edge of chaos:
   ``1 - c^l ~ 9 pi^2 / (2 l^2)`` and ``B_l ~ (l / L)^3`` give ``l* ~ 2.1 L^{3/5}`` (slowly:
-  the crossing's local slope in L is about 0.9 at L = 10-100, tests check the limit).
+  the crossing's local slope in L at L = 10-100 depends on the inputs' correlation, about 0.67
+  at c = 0 and 0.8 at c = 0.5; tests check the limit). Where the curves never cross,
+  :func:`balanced_layer` returns their nearest approach.
 
 :func:`mean_field` computes these quantities for infinitely wide networks (Gauss-Hermite
 quadrature; ReLU in closed form); :func:`measured` measures them on a finite network's
