@@ -2,6 +2,7 @@
 #   make figures   run every notebook (profile cpu) -> figures/cpu/, notebooks/*.ipynb, RESULTS.md
 #   make test      ruff, then the test suite (unit, claims, notebook smoke runs)
 #   make lab       JupyterLab on the project environment (notebooks/*.py open as notebooks)
+#   make docs      the API reference from the docstrings -> build/docs/index.html (pdoc)
 # Options: PROFILE=smoke|cpu|full  JOBS=N  NB="01 02"  PLAN=1 (print the run's sizes and estimates)
 #          JAX=latest   a second environment (.venv-latest) with the newest jax on the index
 #          GPU=1        add the CUDA build of the environment's jax (CUDA=13 by default, or 12)
@@ -25,7 +26,7 @@ STAMP   = $(VENV)/.ntkpaper-installed
 GPU_STAMP = $(VENV)/.ntkpaper-gpu-cuda$(CUDA)
 WHEELHOUSE ?= build/wheelhouse
 
-.PHONY: env figures smoke test lint sync data lab wheelhouse clean
+.PHONY: env figures smoke test lint sync data lab docs wheelhouse clean
 
 env: $(STAMP) $(if $(filter 1,$(GPU)),$(GPU_STAMP))
 	@$(PY) -c "import ntkpaper.nt as nt; print('environment ok:', nt.versions())"
@@ -70,6 +71,13 @@ test: env
 
 lint: env
 	$(PY) -m ruff check ntkpaper tests notebooks/*.py benchmarks tools
+
+# The API reference (pdoc, reStructuredText roles become links); tests/test_docs.py checks that
+# every cross-reference resolves. Not committed: build/ is ignored.
+docs: env
+	rm -rf build/docs
+	$(PY) -m pdoc --docformat restructuredtext --no-show-source -o build/docs ntkpaper '!ntkpaper.__main__'
+	@echo "API reference: build/docs/index.html"
 
 sync: env
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py

@@ -11,7 +11,8 @@ Measures (all on symmetric (N, N) kernels):
 * :func:`spectrum`, :func:`energy_captured` (share of a vector's squared norm in the span of the
   top-k eigenvectors; 1 at k = N), :func:`effective_rank` (``exp`` of the eigenvalue entropy).
 * :class:`Recorder` - a callback for :func:`ntkpaper.training.fit` that records all of these
-  at chosen steps into a tidy DataFrame.
+  at chosen steps into a tidy DataFrame, one row per parameter group (named after the group
+  for any jax model: :meth:`Recorder.for_model`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
+
+from ntkpaper import entk
 
 # ---------------------------------------------------------------------------------------------
 # Measures
@@ -47,10 +50,14 @@ def alignment(k: np.ndarray, y: np.ndarray, centered: bool = True) -> float:
     t = y @ y.T
     if centered:
         k, t = center(k), center(t)
-    denom = np.linalg.norm(k) * np.linalg.norm(t)
-    if denom == 0:
-        raise ValueError("alignment is undefined for a zero kernel or constant targets")
-    return float(np.sum(k * t) / denom)
+    if not np.linalg.norm(t) > 0:
+        raise ValueError("alignment is undefined for constant targets (y is the same for every "
+                         "example)" if centered else "alignment is undefined for all-zero targets")
+    if not np.linalg.norm(k) > 0:
+        raise ValueError("alignment is undefined for a zero kernel" + (
+            " (after centring: the kernel is all zero, or constant over the examples)"
+            if centered else ""))
+    return float(np.sum(k * t) / (np.linalg.norm(k) * np.linalg.norm(t)))
 
 
 def kernel_distance(k1: np.ndarray, k2: np.ndarray) -> float:
@@ -98,11 +105,31 @@ def log_steps(total: int, n: int) -> list[int]:
     return sorted({0, *pts.tolist()})
 
 
+def _named(result) -> tuple[list[str] | None, np.ndarray]:
+    """(names or None, float64 array) from a callable's result: an array, or a (names, array)
+    pair such as :class:`ntkpaper.entk.GroupKernels`."""
+    if (isinstance(result, tuple) and len(result) == 2 and not hasattr(result[0], "shape")
+            and all(isinstance(n, str) for n in result[0])):
+        return list(result[0]), np.asarray(result[1], np.float64)
+    return None, np.asarray(result, np.float64)
+
+
 class Recorder:
     """Records eNTK measures along training, as a callback of :func:`ntkpaper.training.fit`.
 
+    For one's own model, :meth:`for_model` builds one from ``apply_fn`` and a probe set::
+
+        init_fn, apply_fn, _ = nt.stax.serial(stax.Dense(512), stax.Relu(), stax.Dense(10))
+        _, params = init_fn(key, x.shape)
+        rec = Recorder.for_model(apply_fn, x[:100], y[:100], log_steps(1000, 10))
+        training.fit(lambda p: jnp.mean((apply_fn(p, x) - y) ** 2), params, optax.adam(1e-3),
+                     1000, callback=rec)
+        rec.frame()  # layer column: "[0]", "[2]", "all"
+
     Args:
-        layer_kernels: ``params -> (G, N, N)`` per-group kernels on the probe set.
+        layer_kernels: ``params -> (G, N, N)`` per-group kernels on the probe set, or
+            ``params -> (names, (G, N, N))`` (e.g. :func:`ntkpaper.entk.layer_kernels`, whose
+            :class:`~ntkpaper.entk.GroupKernels` carries the group names).
         y: (N,) or (N, c) probe targets.
         steps: steps at which to record (e.g. :func:`log_steps`).
         outputs: optional ``params -> (N, c)`` network outputs on the probe (for the energy of the
@@ -112,40 +139,140 @@ class Recorder:
         extra: ``{metric: params -> float}`` recorded too (layer ``"all"``), e.g. accuracies.
         tangent_alignment: optional ``params -> (G + 1,)`` alignments of the full multi-output
             tangent kernel per group and of the whole (Baratin et al.'s definition, e.g.
-            :func:`ntkpaper.entk.mlp_layer_tangent_alignment`), recorded as
+            :func:`ntkpaper.entk.mlp_layer_tangent_alignment`, or
+            :func:`ntkpaper.entk.layer_tangent_alignment`, whose names are used), recorded as
             ``alignment_full``.
+        names: optional G group names for the ``layer`` column (default: the names returned by
+            ``layer_kernels``, else ``"1"``..``"G"``); they override returned names.
 
-    Rows (``frame()``): step, layer (``"all"`` or ``"1"``..), metric, value, plus tags. Metrics:
-    ``alignment`` (centred, output-averaged kernel), ``alignment_uncentred``,
+    Rows (``frame()``): step, layer (``"all"`` or a group name), metric, value, plus tags.
+    Metrics: ``alignment`` (centred, output-averaged kernel), ``alignment_uncentred``,
     ``alignment_full`` (when ``tangent_alignment`` is given), ``distance_from_init``,
     ``rel_change_from_init`` (``||K_t - K_0|| / ||K_0||``), ``trace``; for ``"all"`` also
     ``top_eigenvalue``, ``effective_rank``, ``energy_target_top{k}``, ``energy_output_top{k}``,
     ``energy_residual_top{k}``; and ``eigenvalues`` are kept in ``self.spectra[step]``.
+
+    Raises (when called): ValueError naming the step and the group when a measure is undefined
+    for a group's kernel (e.g. an all-zero kernel).
     """
 
     def __init__(self, layer_kernels: Callable, y: np.ndarray, steps: Sequence[int],
                  outputs: Callable | None = None, ks: Sequence[int] = (1, 10, 50),
                  tags: dict | None = None, extra: dict[str, Callable] | None = None,
-                 tangent_alignment: Callable | None = None):
+                 tangent_alignment: Callable | None = None,
+                 names: Sequence[str] | None = None):
+        if not callable(layer_kernels):
+            raise TypeError("layer_kernels must be a callable params -> (G, N, N) or "
+                            f"(names, (G, N, N)), got {type(layer_kernels).__name__}")
+        if names is not None and (isinstance(names, str)
+                                  or not all(isinstance(n, str) for n in names)):
+            raise TypeError(f"names must be a list of strings, got {names!r}")
         self.layer_kernels, self.y, self.outputs = layer_kernels, np.asarray(y), outputs
         self.tangent_alignment = tangent_alignment
         self.steps, self.ks, self.tags = {int(s) for s in steps}, list(ks), dict(tags or {})
         self.extra = dict(extra or {})
+        self.names = None if names is None else list(names)
         self.rows: list[dict] = []
         self.spectra: dict[int, np.ndarray] = {}
         self._k0: np.ndarray | None = None
 
+    @classmethod
+    def for_model(cls, apply_fn: Callable, x_probe, y_probe, steps: Sequence[int],
+                  groups=None, full_alignment: bool = False, outputs: bool = True,
+                  ks: Sequence[int] = (1, 10, 50), tags: dict | None = None,
+                  extra: dict[str, Callable] | None = None,
+                  block: int | None = None) -> Recorder:
+        """A recorder for any jax model: per-group kernels by
+        :func:`ntkpaper.entk.layer_kernels` on the probe set, rows named after the groups.
+
+        Args:
+            apply_fn: ``(params, x) -> (N, k)`` (stax, plain jax, flax-like ``model.apply``).
+            x_probe: (N, ...) probe inputs; y_probe: (N,) or (N, k) probe targets (one-hot
+                for classes), not the same for every example.
+            steps: steps at which to record (e.g. :func:`log_steps`).
+            groups: parameter groups (see :func:`ntkpaper.entk.layer_kernels`; default the
+                layers, empty ones skipped).
+            full_alignment: also record ``alignment_full`` (Baratin et al.'s multi-output
+                alignment, :func:`ntkpaper.entk.layer_tangent_alignment`; memory
+                2 G (N k)^2 floats).
+            outputs: record the energies of the outputs and residual on the probe set.
+            ks, tags, extra: as the constructor; block: as :func:`ntkpaper.entk.layer_kernels`.
+
+        Returns:
+            a :class:`Recorder` to pass as ``callback=`` to :func:`ntkpaper.training.fit`.
+        """
+        if not callable(apply_fn):
+            raise TypeError(f"apply_fn must be callable (params, x) -> (N, k), got "
+                            f"{type(apply_fn).__name__}")
+        x_probe, y_probe = np.asarray(x_probe), np.asarray(y_probe, np.float64)
+        if x_probe.ndim < 1 or y_probe.ndim not in (1, 2) or len(y_probe) != len(x_probe):
+            raise ValueError(f"y_probe must be (N,) or (N, k) with N = len(x_probe) = "
+                             f"{len(x_probe) if x_probe.ndim else 0}, got {y_probe.shape}")
+        if len(x_probe) < 2 or not np.any(y_probe - y_probe.mean(0)):
+            raise ValueError("y_probe is the same for every probe example (or N < 2): the "
+                             "centred alignment is undefined; use a probe set with several "
+                             "classes / target values")
+        steps = list(steps)
+        if not steps or not all(isinstance(s, (int, np.integer)) and s >= 0 for s in steps):
+            raise ValueError(f"steps must be a non-empty list of integers >= 0, got {steps!r}")
+
+        def kernels(p):
+            return entk.layer_kernels(apply_fn, p, x_probe, groups=groups, block=block)
+
+        def outs(p):
+            f = np.asarray(apply_fn(p, x_probe))
+            if f.size != y_probe.size:
+                raise ValueError(f"apply_fn(params, x_probe) gives outputs of shape {f.shape}, "
+                                 f"which do not match y_probe {y_probe.shape}")
+            return f
+
+        full = None
+        if full_alignment:
+            yk = y_probe.reshape(len(y_probe), -1)
+            full = lambda p: entk.layer_tangent_alignment(apply_fn, p, x_probe, yk,  # noqa: E731
+                                                          groups=groups, block=block)
+        return cls(kernels, y_probe, steps, outputs=outs if outputs else None, ks=ks,
+                   tags=tags, extra=extra, tangent_alignment=full)
+
+    def _measure(self, step, name, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ValueError as e:
+            k = args[0]
+            hint = ""
+            if not np.any(k):
+                hint = ("; the group's kernel is all zero: an empty parameter group (such as a "
+                        "stax activation layer's ()), a layer whose output is unused, or dead "
+                        "ReLUs - ntkpaper.entk.layer_kernels (and Recorder.for_model) skip empty "
+                        "groups and name the others")
+            raise ValueError(f"Recorder at step {step}, group {name!r}: {e}{hint}") from e
+
     def __call__(self, step: int, params) -> None:
         if step not in self.steps:
             return
-        kl = np.asarray(self.layer_kernels(params), np.float64)
+        try:
+            names, kl = _named(self.layer_kernels(params))
+        except ValueError as e:
+            raise ValueError(f"Recorder at step {step}: {e}") from e
+        names = self.names or names
+        if kl.ndim != 3 or kl.shape[1] != kl.shape[2] or kl.shape[1] != len(self.y):
+            raise ValueError(f"layer_kernels must return (G, N, N) kernels with N = "
+                             f"{len(self.y)} probe points, got shape {kl.shape}")
+        names = [str(i + 1) for i in range(len(kl))] if names is None else names
+        if len(names) != len(kl):
+            raise ValueError(f"{len(names)} group names {names} for {len(kl)} kernels")
         if self._k0 is None:
-            self._k0 = kl
+            self._k0, self._names0 = kl, names
+        elif names != self._names0 or kl.shape != self._k0.shape:
+            raise ValueError(f"step {step}: groups {names} {kl.shape} differ from those at the "
+                             f"first recorded step {self._names0} {self._k0.shape}")
         groups = [("all", kl.sum(0), self._k0.sum(0))] + \
-            [(str(i + 1), kl[i], self._k0[i]) for i in range(len(kl))]
+            [(names[i], kl[i], self._k0[i]) for i in range(len(kl))]
         for name, k, k0 in groups:
-            self._add(step, name, "alignment", alignment(k, self.y))
-            self._add(step, name, "alignment_uncentred", alignment(k, self.y, centered=False))
+            self._add(step, name, "alignment",
+                      self._measure(step, name, alignment, k, self.y))
+            self._add(step, name, "alignment_uncentred",
+                      self._measure(step, name, alignment, k, self.y, centered=False))
             self._add(step, name, "distance_from_init", kernel_distance(k, k0))
             self._add(step, name, "rel_change_from_init",
                       float(np.linalg.norm(k - k0) / np.linalg.norm(k0)))
@@ -163,9 +290,15 @@ class Recorder:
                 for k, e in zip(self.ks, energy_captured(v, vec, self.ks)):
                     self._add(step, "all", f"energy_{what}_top{k}", float(e))
         if self.tangent_alignment is not None:
-            full = np.asarray(self.tangent_alignment(params))
-            for name, v in zip([*map(str, range(1, len(full))), "all"], full):
-                self._add(step, name, "alignment_full", float(v))
+            try:
+                full_names, full = _named(self.tangent_alignment(params))
+            except ValueError as e:
+                raise ValueError(f"Recorder at step {step}: {e}") from e
+            if full_names is None or self.names is not None:
+                full_names = ([*names, "all"] if len(full) == len(names) + 1
+                              else [*map(str, range(1, len(full))), "all"])
+            for name, val in zip(full_names, full):
+                self._add(step, name, "alignment_full", float(val))
         for name, fn in self.extra.items():
             self._add(step, "all", name, float(fn(params)))
 
@@ -174,6 +307,7 @@ class Recorder:
                           "value": value})
 
     def frame(self) -> pd.DataFrame:
+        """The recorded rows as a tidy DataFrame (step, layer, metric, value, tags)."""
         return pd.DataFrame(self.rows)
 
 

@@ -13,9 +13,15 @@ Two ways to compute it:
   ``K_l(x, x') = m_l^2 <a_{l-1}(x), a_{l-1}(x')> (1/k) sum_c <delta_{l,c}(x), delta_{l,c}(x')>``.
   Cost: one forward pass and k backward passes per input, then Gram matrices of size N^2 n,
   instead of contracting Jacobians of size N k P (P = number of parameters).
-* :func:`nt_layer_kernels` - any jax model whose parameters are a list of groups, through
-  neural-tangents (:func:`empirical_ntk`, implementation 1 or 2; NT 0.6.5's
-  implementation 3, its structured-derivative version of the trick above, is broken).
+* :func:`layer_kernels` - any jax model (a stax network, a plain-jax pytree of lists, tuples or
+  dicts, flax/equinox-shaped nested dicts): per-example Jacobians contracted per named
+  parameter group (:func:`param_groups`: the layers by default, empty groups such as a stax
+  activation layer's ``()`` skipped), output-averaged or the full multi-output kernel; an
+  all-zero or non-finite group kernel is refused with the group's name.
+  :func:`layer_tangent_alignment` gives Baratin et al.'s full multi-output alignment per group.
+* :func:`nt_layer_kernels` - the same groups through neural-tangents (:func:`empirical_ntk`,
+  implementation 1 or 2; NT 0.6.5's implementation 3, its structured-derivative version of the
+  trick above, is broken).
 
 ``benchmarks/entk_benchmark.py`` times both (and NT's implementations 1 vs 2). Measured on the
 2-core CPU for the MLP 784-256-256-10 (``benchmarks/results/entk_cpu.md``): probe 100 / 300 /
@@ -36,6 +42,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -74,6 +81,338 @@ def empirical_ntk(apply_fn, params, x1: np.ndarray, x2: np.ndarray | None = None
                 for j in range(0, len(x2_), batch_size)]
         rows.append(np.concatenate(cols, axis=1))
     return np.concatenate(rows, axis=0)  # NT averages (not sums) over the traced output axis
+
+
+# ---------------------------------------------------------------------------------------------
+# Any pytree of parameters: named parameter groups, per-group kernels and alignments
+
+
+class Group(NamedTuple):
+    """One parameter group: ``name`` (e.g. ``"[0]"``, ``"params/Dense_0"``) and ``path``, the
+    tuple of :mod:`jax.tree_util` keys shared by the paths of its leaves."""
+
+    name: str
+    path: tuple
+
+
+class GroupKernels(NamedTuple):
+    """Per-group kernels: ``names`` (G,) and ``kernels`` (G, N1, N2) output-averaged or
+    (G, N1 k, N2 k) full (row ``i * k + c``). Unpacks as ``names, kernels = ...``."""
+
+    names: list
+    kernels: np.ndarray
+
+
+class GroupAlignment(NamedTuple):
+    """Per-group alignments: ``names`` (G + 1,), the groups' then ``"all"``, and ``values``
+    (G + 1,). Unpacks as ``names, values = ...``."""
+
+    names: list
+    values: np.ndarray
+
+
+def _key_name(key) -> str:
+    tu = jax.tree_util
+    if isinstance(key, (tu.SequenceKey, tu.FlattenedIndexKey)):
+        return f"[{key.idx if isinstance(key, tu.SequenceKey) else key.key}]"
+    if isinstance(key, tu.DictKey):
+        return str(key.key)
+    if isinstance(key, tu.GetAttrKey):
+        return key.name
+    return str(key)
+
+
+def path_name(path: Sequence) -> str:
+    """Readable name of a pytree path: dict keys and attributes joined by ``/``, sequence
+    indices as ``[i]`` (``(DictKey('params'), DictKey('Dense_0'))`` -> ``"params/Dense_0"``,
+    ``(SequenceKey(0),)`` -> ``"[0]"``, ``()`` -> ``"(root)"``)."""
+    out = ""
+    for key in path:
+        part = _key_name(key)
+        out += part if part.startswith("[") or not out else "/" + part
+    return out or "(root)"
+
+
+def _is_leaf(node) -> bool:
+    leaves = jax.tree_util.tree_leaves(node)
+    return len(leaves) == 1 and leaves[0] is node
+
+
+def _children(node) -> list:
+    """(key, child) for the immediate children of a pytree node."""
+    flat, _ = jax.tree_util.tree_flatten_with_path(node, is_leaf=lambda t: t is not node)
+    return [(path[0], child) for path, child in flat]
+
+
+def _default_depth(params) -> int:
+    """Lists/tuples split at their own level; dicts and other containers with a single
+    non-leaf child (wrappers such as flax's ``{"params": ...}``) are descended through."""
+    depth, node = 0, params
+    while not _is_leaf(node):
+        children = _children(node)
+        if (len(children) == 1 and not isinstance(node, (list, tuple))
+                and not _is_leaf(children[0][1])):
+            depth, node = depth + 1, children[0][1]
+            continue
+        return depth + 1
+    return depth
+
+
+def param_groups(params, depth: int | None = None) -> list[Group]:
+    """Split any pytree of parameters into named groups (layers, by default).
+
+    Leaves are grouped by the first ``depth`` keys of their paths. The default depth splits a
+    list or tuple at the top level (a stax network's per-layer tuples, a list of (W, b) pairs or
+    of arrays) and, for a dict, first descends through single-key wrappers such as flax's
+    ``{"params": {"Dense_0": {"kernel", "bias"}, ...}}`` to the layers' level. Groups without
+    leaves (a stax activation layer's ``()``) or with only zero-size leaves are skipped.
+
+    Args:
+        params: any pytree of arrays (list, tuple, dict, registered node).
+        depth: number of path keys that name a group (``None``: the default above; 0: one
+            group, the whole pytree).
+
+    Returns:
+        [:class:`Group` (name, path)] in the pytree's leaf order, e.g. ``[("[0]", (SequenceKey(
+        0),)), ("[2]", ...)]`` for ``stax.serial(Dense, Relu, Dense)`` or
+        ``[("params/Dense_0", ...), ...]`` for the dict above.
+    """
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int)
+                              or depth < 0):
+        raise ValueError(f"depth must be None or an integer >= 0, got {depth!r}")
+    flat, _ = jax.tree_util.tree_flatten_with_path(params)
+    if not flat:
+        raise ValueError("params has no array leaves: nothing to differentiate")
+    depth = _default_depth(params) if depth is None else depth
+    sizes: dict[tuple, int] = {}
+    for path, leaf in flat:
+        sizes[path[:depth]] = sizes.get(path[:depth], 0) + int(np.size(leaf))
+    return [Group(path_name(p), p) for p, size in sizes.items() if size > 0]
+
+
+def _resolve_groups(params, groups):
+    """(names, leaf positions per group, flat leaves, treedef), validated."""
+    flat, treedef = jax.tree_util.tree_flatten_with_path(params)
+    if not flat:
+        raise ValueError("params has no array leaves: nothing to differentiate")
+    if groups is None or isinstance(groups, int) and not isinstance(groups, bool):
+        groups = param_groups(params, groups)
+    elif isinstance(groups, (str, bytes)) or not isinstance(groups, Sequence):
+        raise TypeError("groups must be None, a depth (int) or a list of group names / "
+                        f"(name, path) pairs from param_groups, got {type(groups).__name__}")
+    known = {}
+    for path, _ in flat:
+        for i in range(len(path) + 1):
+            known.setdefault(path_name(path[:i]), path[:i])
+    resolved = []
+    for g in groups:
+        if isinstance(g, str):
+            if g not in known:
+                raise ValueError(f"unknown parameter group {g!r}; the default groups are "
+                                 f"{[n for n, _ in param_groups(params)]} (any path prefix "
+                                 "of a leaf, named as by path_name, is accepted)")
+            resolved.append((g, known[g]))
+        elif isinstance(g, tuple) and len(g) == 2 and isinstance(g[0], str):
+            resolved.append((g[0], tuple(g[1])))
+        else:
+            raise TypeError(f"each group must be a name or a (name, path) pair, got {g!r}")
+    names, members, owner = [], [], {}
+    for name, prefix in resolved:
+        idx = [i for i, (path, leaf) in enumerate(flat)
+               if tuple(path[:len(prefix)]) == prefix and np.size(leaf) > 0]
+        for i in idx:
+            if i in owner:
+                raise ValueError(f"groups {owner[i]!r} and {name!r} share the parameter "
+                                 f"{path_name(flat[i][0])!r}; groups must be disjoint so that "
+                                 "their kernels sum to the eNTK")
+            owner[i] = name
+            leaf = flat[i][1]
+            if not jnp.issubdtype(jnp.result_type(leaf), jnp.inexact):
+                raise TypeError(f"parameter {path_name(flat[i][0])!r} of group {name!r} has "
+                                f"dtype {jnp.result_type(leaf)}; only floating-point leaves "
+                                "can be differentiated (keep integer state out of params, or "
+                                "leave its group out of groups=)")
+        if idx:  # empty groups (a stax activation layer's ()) have no kernel
+            names.append(name)
+            members.append(tuple(idx))
+    if not names:
+        raise ValueError("every requested parameter group is empty (no non-zero-size leaves)")
+    return names, tuple(members), [leaf for _, leaf in flat], treedef
+
+
+@functools.lru_cache(maxsize=32)
+def _group_kernel_fns(apply_fn, treedef, members, kind):
+    """Jitted (per-example Jacobians of a block, contraction of two blocks) for these groups."""
+    diff_pos = tuple(i for m in members for i in m)
+    where = {p: j for j, p in enumerate(diff_pos)}
+
+    def single(diff, leaves, xi):
+        leaves = [diff[where[i]] if i in where else v for i, v in enumerate(leaves)]
+        return apply_fn(jax.tree_util.tree_unflatten(treedef, leaves), xi[None]).reshape(-1)
+
+    @jax.jit
+    def jacobians(leaves, xb):  # [(B, k, P_leaf)] for the differentiated leaves
+        jac = jax.vmap(jax.jacrev(single), in_axes=(None, None, 0))(
+            [leaves[i] for i in diff_pos], leaves, xb)
+        return [j.reshape(j.shape[0], j.shape[1], -1) for j in jac]
+
+    hi = jax.lax.Precision.HIGHEST  # no TF32 on GPUs: these kernels are compared to 1e-4
+
+    @jax.jit
+    def contract(ja, jb):  # (G, Ba, Bb) or (G, Ba k, Bb k)
+        out = []
+        for m in members:
+            if kind == "averaged":
+                k = sum(jnp.einsum("ncp,mcp->nm", ja[where[i]], jb[where[i]], precision=hi)
+                        for i in m) / ja[0].shape[1]
+            else:
+                k = sum(jnp.einsum("ncp,mdp->ncmd", ja[where[i]], jb[where[i]], precision=hi)
+                        for i in m)
+                k = k.reshape(k.shape[0] * k.shape[1], -1)
+            out.append(k)
+        return jnp.stack(out)
+
+    return jacobians, contract
+
+
+def _check_model(apply_fn, params, x, x2):
+    """Validated (x, x2, k): inputs as jax arrays and the number of outputs per example."""
+    if not callable(apply_fn):
+        raise TypeError(f"apply_fn must be callable (params, x) -> (N, k), got "
+                        f"{type(apply_fn).__name__}")
+    x = jnp.asarray(x)
+    if x.ndim < 1 or len(x) == 0:
+        raise ValueError(f"x must be (N, ...) with N >= 1, got shape {x.shape}")
+    x2 = x if x2 is None else jnp.asarray(x2)
+    if x2.shape[1:] != x.shape[1:] or len(x2) == 0:
+        raise ValueError(f"x2 must be (N2, {', '.join(map(str, x.shape[1:]))}) like x, got "
+                         f"shape {x2.shape}")
+    try:
+        out = jax.eval_shape(apply_fn, params, x[:2])
+    except Exception as e:  # noqa: BLE001 - re-raised with what was called
+        raise ValueError(f"apply_fn(params, x) failed on x of shape {x[:2].shape}: "
+                         f"{type(e).__name__}: {e}") from e
+    if not hasattr(out, "shape") or out.ndim < 1 or out.shape[0] != min(2, len(x)):
+        raise ValueError("apply_fn(params, x) must return one array (N, ...) with a row per "
+                         f"example; on x of shape {x[:2].shape} it returned "
+                         f"{jax.tree_util.tree_map(lambda a: a.shape, out)}")
+    return x, x2, int(np.prod(out.shape[1:], dtype=int))
+
+
+def layer_kernels(apply_fn: Callable, params, x, x2=None, groups=None, kind: str = "averaged",
+                  block: int | None = None, allow_zero: bool = False) -> GroupKernels:
+    """Per-parameter-group empirical NTKs of any jax model, from per-example Jacobians.
+
+    For group g with tangent features ``J_g(x)`` (k, P_g) = ``df(x)/dtheta_g``:
+    ``kind="averaged"``: ``K_g(x, x') = (1/k) sum_c <J_gc(x), J_gc(x')>`` (as neural-tangents'
+    ``trace_axes=(-1,)`` and :func:`nt_layer_kernels`; ``sum_g K_g`` is the eNTK of
+    :func:`empirical_ntk`); ``kind="full"``: the multi-output kernel
+    ``K_g[i k + c, j k + d] = <J_gc(x_i), J_gd(x'_j)>`` (the row order of
+    :func:`ntkpaper.tangent_features.jacobian_matrix`).
+
+    Works for a stax network (``init_fn``'s list of per-layer tuples; activation layers' empty
+    ``()`` are skipped), a plain-jax list of arrays or of (W, b) tuples, and dict-shaped
+    (flax/equinox-like) parameters. The model is applied one example at a time
+    (``apply_fn(params, x[i:i+1])``), so it must treat examples independently (no batch
+    statistics).
+
+    Args:
+        apply_fn: ``(params, x) -> (N, k)`` (or (N,), or (N, ...) flattened to k outputs).
+        params: any pytree of floating-point arrays.
+        x: (N1, ...) inputs; x2: (N2, ...) or ``None`` (then ``x``).
+        groups: ``None`` (:func:`param_groups`' default: layers), a depth (int) for
+            :func:`param_groups`, or a list of group names (any path prefix, e.g. ``"[0]"``,
+            ``"params/Dense_0"``) or (name, path) pairs from :func:`param_groups`; disjoint.
+        kind: ``"averaged"`` or ``"full"``.
+        block: examples per Jacobian block (default: about 32 M Jacobian floats per block);
+            memory is ``2 * block * k * P`` floats for the Jacobians plus the kernels. Blocks of
+            ``x2`` are recomputed for each block of ``x`` (one block: one Jacobian pass).
+        allow_zero: return all-zero group kernels instead of raising (e.g. the hidden layers
+            of a network whose read-out is initialised at zero).
+
+    Returns:
+        :class:`GroupKernels` ``(names, kernels)``: G names of the non-empty groups and
+        (G, N1, N2) (``"averaged"``) or (G, N1 k, N2 k) (``"full"``) float64 kernels.
+
+    Raises:
+        ValueError: bad arguments (before any work); a group whose kernel is non-finite, or
+            all zero (unless ``allow_zero``), naming the group.
+    """
+    if kind not in ("averaged", "full"):
+        raise ValueError(f"kind must be 'averaged' or 'full', got {kind!r}")
+    if block is not None and (not isinstance(block, int) or block < 1):
+        raise ValueError(f"block must be a positive integer or None, got {block!r}")
+    if not callable(apply_fn):
+        raise TypeError(f"apply_fn must be callable (params, x) -> (N, k), got "
+                        f"{type(apply_fn).__name__}")
+    names, members, leaves, treedef = _resolve_groups(params, groups)
+    x, x2, k = _check_model(apply_fn, params, x, x2)
+    n_par = sum(int(np.size(leaves[i])) for m in members for i in m)
+    block = block or max(1, (1 << 25) // max(1, k * n_par))
+    try:
+        hash(apply_fn)
+        fns = _group_kernel_fns
+    except TypeError:  # an unhashable callable (e.g. a module object): compiled per call
+        fns = _group_kernel_fns.__wrapped__
+    jacobians, contract = fns(apply_fn, treedef, members, kind)
+    same = x2 is x
+    rows = []
+    for i in range(0, len(x), block):
+        ja = jacobians(leaves, x[i:i + block])
+        cols = [contract(ja, ja if same and j == i else jacobians(leaves, x2[j:j + block]))
+                for j in range(0, len(x2), block)]
+        rows.append(np.concatenate([np.asarray(c, np.float64) for c in cols], axis=2))
+    kernels = np.concatenate(rows, axis=1)
+    for name, kg in zip(names, kernels):
+        if not np.all(np.isfinite(kg)):
+            raise ValueError(f"group {name!r} gives a non-finite kernel (NaN or inf) on these "
+                             "inputs: check params and inputs for NaN/inf, and the model for "
+                             "overflow")
+        if not allow_zero and not np.any(kg):
+            raise ValueError(
+                f"group {name!r} gives an all-zero kernel on these inputs: its parameters do "
+                "not change the outputs there (e.g. a layer whose output is unused, dead "
+                "ReLUs, or a zero-initialised layer after it); leave it out with groups="
+                f"[n for n, _ in param_groups(params) if n != {name!r}], or pass "
+                "allow_zero=True to keep it")
+    return GroupKernels(names, kernels)
+
+
+def layer_tangent_alignment(apply_fn: Callable, params, x, y, groups=None,
+                            block: int | None = None) -> GroupAlignment:
+    """Baratin et al.'s alignment of the full multi-output tangent kernel, per parameter group
+    and for the whole network, for any jax model (see :func:`mlp_layer_tangent_alignment` for
+    the definition; on its MLPs the two give the same numbers).
+
+    Per group, the per-example Jacobians of every output are centred over the examples,
+    ``K_g`` is their (N k, N k) Gram, and ``A_g = yc^T K_g yc / (||K_g||_F ||yc||^2)`` with
+    ``yc`` the targets centred over the examples and flattened (row ``i * k + c``); ``"all"``
+    uses ``sum_g K_g``.
+
+    Args:
+        apply_fn, params, groups, block: as :func:`layer_kernels`.
+        x: (N, ...) probe inputs; y: (N, k) targets (e.g. one-hot), k the model's outputs
+            ((N,) when k = 1).
+
+    Returns:
+        :class:`GroupAlignment` ``(names, values)``: the G group names then ``"all"``, and
+        (G + 1,) alignments. Memory: 2 G (N k)^2 floats.
+    """
+    x, _, k = _check_model(apply_fn, params, x, None)
+    y = np.asarray(y, np.float32)
+    if y.shape not in ((len(x), k),) + (((len(x),),) if k == 1 else ()):
+        raise ValueError(f"y must be (N, k) = ({len(x)}, {k}) to match x and the model's "
+                         f"outputs, got shape {y.shape}")
+    y = y.reshape(len(x), k)
+    if not np.any(y - y.mean(0)):
+        raise ValueError("alignment is undefined for constant targets (y is the same for "
+                         "every example)")
+    names, kernels = layer_kernels(apply_fn, params, x, groups=groups, kind="full",
+                                   block=block)
+    n = len(x)
+    centred = (_center_examples(jnp.asarray(kg, jnp.float32).reshape(n, k, n, k))
+               for kg in kernels)
+    return GroupAlignment([*names, "all"], tangent_alignment(centred, y, names=names))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,11 +521,21 @@ def _centred_layer_kernel(a, d, m2):
     return _center_examples(m2 * (a @ a.T)[:, None, :, None] * jnp.einsum("ncj,mdj->ncmd", d, d))
 
 
-def tangent_alignment(kernels: Iterable, y: np.ndarray) -> np.ndarray:
+def tangent_alignment(kernels: Iterable, y: np.ndarray,
+                      names: Sequence[str] | None = None) -> np.ndarray:
     """Baratin et al.'s alignment of each (N, k, N, k) full tangent kernel in ``kernels`` and of
     their sum (last entry): ``y^T K y / (||K||_F ||y||^2)`` with ``y`` (N, k) centred over the
     examples and flattened, K built from Jacobians centred over the examples (pass kernels that
-    are already centred, e.g. from :func:`mlp_layer_tangent_alignment`'s helpers)."""
+    are already centred, e.g. from :func:`mlp_layer_tangent_alignment`'s helpers).
+
+    Args:
+        kernels: G centred (N, k, N, k) kernels (any iterable: one in memory at a time).
+        y: (N, k) targets.
+        names: optional G group names, used in error messages (default ``"1"``..``"G"``).
+
+    Returns:
+        (G + 1,) alignments: the groups', then their sum's.
+    """
     yc = jnp.asarray(y, jnp.float32)
     yc = yc - yc.mean(0)
     if not float(jnp.sum(yc**2)) > 0:
@@ -194,7 +543,10 @@ def tangent_alignment(kernels: Iterable, y: np.ndarray) -> np.ndarray:
     out, total = [], 0.0
     for i, k in enumerate(kernels):
         if not float(jnp.linalg.norm(k)) > 0:
-            raise ValueError(f"alignment is undefined for a zero kernel (group {i + 1})")
+            name = str(i + 1) if names is None else names[i]
+            raise ValueError(f"alignment is undefined for a zero kernel (group {name!r}): its "
+                             "centred kernel is zero (all-zero, or the same for every "
+                             "example, e.g. an output bias alone)")
         out.append(float(_full_alignment(k, yc)))
         total = total + k
     out.append(float(_full_alignment(total, yc)))
@@ -236,27 +588,38 @@ def mlp_layer_tangent_alignment(params, abc: pz.ABC, x: np.ndarray, y: np.ndarra
     return tangent_alignment(kernels, y)  # one layer kernel in memory at a time (and the sum)
 
 
-def nt_layer_kernels(apply_fn: Callable, params: Sequence, x: np.ndarray,
+def nt_layer_kernels(apply_fn: Callable, params, x: np.ndarray,
                      x2: np.ndarray | None = None, implementation: int = 2,
-                     batch_size: int = 128) -> np.ndarray:
+                     batch_size: int = 128, groups=None) -> np.ndarray:
     """Per-parameter-group empirical NTKs through neural-tangents (any model).
 
+    One :func:`empirical_ntk` per group, the other groups held fixed. Groups are those of
+    :func:`layer_kernels` (by default :func:`param_groups`: the layers, empty ones such as a
+    stax activation layer's ``()`` skipped; for a list in which every entry has parameters,
+    one group per entry). :func:`layer_kernels` gives the same kernels, with their names, and
+    refuses all-zero ones; it is usually faster for small probe sets.
+
     Args:
-        apply_fn: ``(params, x) -> (N, k)``; params: a list of parameter groups (pytrees).
+        apply_fn: ``(params, x) -> (N, k)``; params: any pytree (e.g. a list of groups).
         x: (N1, ...) inputs; x2: (N2, ...) or ``None``.
+        implementation, batch_size: as :func:`empirical_ntk`.
+        groups: as :func:`layer_kernels`.
 
     Returns:
-        (len(params), N1, N2) float64.
+        (G, N1, N2) float64, G the number of non-empty groups.
     """
-    params = list(params)
+    _, members, leaves, treedef = _resolve_groups(params, groups)
     out = []
-    for i in range(len(params)):
-        def f_group(p_i, inputs, i=i):
-            return apply_fn(params[:i] + [p_i] + params[i + 1:], inputs)
+    for m in members:
+        def f_group(p_g, inputs, m=m):
+            full = list(leaves)
+            for i, v in zip(m, p_g):
+                full[i] = v
+            return apply_fn(jax.tree_util.tree_unflatten(treedef, full), inputs)
 
-        out.append(empirical_ntk(f_group, params[i], np.asarray(x),
-                                         None if x2 is None else np.asarray(x2),
-                                         implementation=implementation, batch_size=batch_size))
+        out.append(empirical_ntk(f_group, [leaves[i] for i in m], np.asarray(x),
+                                 None if x2 is None else np.asarray(x2),
+                                 implementation=implementation, batch_size=batch_size))
     return np.stack(out).astype(np.float64)
 
 

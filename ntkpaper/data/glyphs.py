@@ -232,11 +232,11 @@ def _gather(src_dir: Path, dest: Path, wanted: set[str]) -> set[str]:
 
 
 def pinned_font_dir() -> Path:
-    """A folder holding exactly the pinned fonts (:data:`glyph_pins.FONTS`), each verified by its
-    sha256: :func:`pinned_font_folder`, filled from the first place that has a byte-identical
-    copy of each: that folder itself (fonts put there by hand included), the installed fonts
-    (:data:`NOTO_SYSTEM_DIR`, used only where a file is identical), a ``.deb`` of the pinned
-    version in ``data/raw/deb/``, ``apt-get download fonts-noto-core=<version>``.
+    """A folder holding exactly the pinned fonts (:data:`ntkpaper.data.glyph_pins.FONTS`), each
+    verified by its sha256: :func:`pinned_font_folder`, filled from the first place that has a
+    byte-identical copy of each: that folder itself (fonts put there by hand included), the
+    installed fonts (:data:`NOTO_SYSTEM_DIR`, used only where a file is identical), a ``.deb`` of
+    the pinned version in ``data/raw/deb/``, ``apt-get download fonts-noto-core=<version>``.
 
     Raises:
         DatasetUnavailable: some pinned fonts could not be found (names them, every place tried
@@ -570,8 +570,8 @@ def load_glyphs(n_background: int = 30, n_evaluation: int = 20, drawings: int = 
     as 8-bit grey levels) and verified on every load: against the sha256 pinned in
     ``glyph_pins.SETS`` for the sets the notebook uses, else against the sha256 recorded in the
     cache when it was built (from the pinned fonts all the same). A cache that fails is removed
-    and rebuilt once, with a :class:`DataRebuiltWarning`. The first call builds, caches and then
-    reads the cache, so it returns exactly what every later call returns.
+    and rebuilt once, with a :class:`ntkpaper.data.sources.DataRebuiltWarning`. The first call
+    builds, caches and then reads the cache, so it returns exactly what every later call returns.
 
     With :data:`FONTS_ENV` set, the set is rendered from the fonts of that folder instead:
     cached under its own name, and its title says UNPINNED.

@@ -29,8 +29,9 @@ verifies the prepared files. The real text8 has no published sha256 that a machi
 check: ``text8.zip`` is verified by its published size and its content (10^8 bytes of
 ``[a-z ]``), and the sha256 of ``text8.txt`` prepared from it is recorded beside it
 (``text8.txt.sha256``) and checked on every later load. A prepared file that fails (truncated,
-edited, other data) is rebuilt once from its source with a :class:`DataRebuiltWarning`; if the
-rebuilt file still does not match, :class:`ChecksumMismatch` says what differs and how to fix it.
+edited, other data) is rebuilt once from its source with a
+:class:`ntkpaper.data.sources.DataRebuiltWarning`; if the rebuilt file still does not match,
+:class:`ChecksumMismatch` says what differs and how to fix it.
 """
 
 from __future__ import annotations
@@ -245,7 +246,7 @@ def _verified(path: Path, expected: Callable[[], str | None], build: Callable[[]
               what: str, fix: str, fresh: set[Path]) -> str:
     """The text of ``path``, whose sha256 must be ``expected()``: rebuilt once with ``build()``
     (which returns the files it wrote, added to ``fresh``) if it is missing, or, with a
-    :class:`DataRebuiltWarning`, if it does not match and was not just built.
+    :class:`ntkpaper.data.sources.DataRebuiltWarning`, if it does not match and was not just built.
 
     Raises:
         ChecksumMismatch: the rebuilt file does not match either (says how and what to do).

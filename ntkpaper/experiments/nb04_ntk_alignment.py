@@ -377,8 +377,8 @@ def train_and_record(abc: pz.ABC, x, y, width: int, lr: float, steps: int, recor
         extra: ``{metric: params -> float}`` also recorded.
         optimizer: "sgd" or "adam".
         full_alignment: also record ``alignment_full``, the alignment of the full multi-output
-            tangent kernel (Baratin et al.'s definition: :func:`ntkpaper.entk.
-            mlp_layer_tangent_alignment`), per layer and whole.
+            tangent kernel (Baratin et al.'s definition:
+            :func:`ntkpaper.entk.mlp_layer_tangent_alignment`), per layer and whole.
 
     Returns:
         (recorder frame (see :class:`ntkpaper.alignment.Recorder`), the recorder (with
